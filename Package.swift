@@ -1,0 +1,63 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "export-cleanup",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ExportStorage", targets: ["ExportStorage"]),
+        .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
+        .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
+        .executable(name: "export-cleanup", targets: ["export-cleanup"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        // Naming convention, the storage directory, safe file creation and removal. No SQLite, no systemd.
+        .target(name: "ExportStorage", swiftSettings: strict),
+        // Jobs, the retention policy (pure), the SQLite job store and the sweeper.
+        .target(
+            name: "ExportCleanup",
+            dependencies: [
+                "ExportStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // libsystemd (sd_notify, sd_journal_sendv).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // sd_notify messages, the watchdog and a journal LogHandler.
+        .target(
+            name: "SystemdSupport",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Commands, configuration, the daemon loop, logging bootstrap, exit codes.
+        .executableTarget(
+            name: "export-cleanup",
+            dependencies: [
+                "ExportStorage", "ExportCleanup", "SystemdSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
+        .testTarget(
+            name: "ExportCleanupTests",
+            dependencies: ["ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Runs the built binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["export-cleanup"], swiftSettings: strict),
+    ]
+)
