@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import struct Foundation.Date
+
+/// The name of an export file: `{export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}`, the timestamp in UTC.
+///
+/// ## The naming rule
+/// - A *word* is one or more of `A-Z a-z 0-9 -`.
+/// - `export_type` is one or more words joined by `_` (`hotels`, `supplier_summary`), at most 50 characters.
+/// - `job_id` is one word (`a1b2c3d4`) or two words joined by one `_` (`exp_a1b2c3d4e5f6`), at most
+///   50 characters.
+/// - The timestamp is `YYYYMMDD_HHMMSS` in UTC, a real date and time from 1970 to 9999.
+/// - The extension is `csv`, `json` or `xlsx` (lower case).
+///
+/// Reading a name back is unambiguous: of the words before the timestamp, the job id is the last two when
+/// there are three or more, else the last one; the export type is the rest. So a one-word job id only goes
+/// with a one-word export type: `hotels_a1b2c3_…` is fine, but `supplier_summary_a1b2c3_…` would read back as
+/// type `supplier`, job id `summary_a1b2c3`, and ``init(exportType:jobID:timestamp:format:)`` refuses it.
+public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
+    /// The export type, e.g. `supplier_summary`.
+    public let exportType: String
+    /// The job id, e.g. `exp_a1b2c3d4e5f6`.
+    public let jobID: String
+    /// The timestamp, in whole seconds since 1970-01-01 UTC.
+    public let secondsSinceEpoch: Int64
+    /// The format, which is also the extension.
+    public let format: ExportFormat
+
+    /// The longest export type or job id accepted (the application's columns are VARCHAR(50)).
+    public static let maximumTokenLength = 50
+
+    /// Validates the parts and makes a name.
+    /// - Parameters:
+    ///   - timestamp: the moment the export was made; fractions of a second are dropped.
+    /// - Throws: ``ExportStorageError`` (`invalidExportType`, `invalidJobID`, `invalidTimestamp`,
+    ///   `ambiguousName`) saying which part is wrong and what is allowed.
+    public init(exportType: String, jobID: String, timestamp: Date, format: ExportFormat) throws(ExportStorageError) {
+        let seconds = timestamp.timeIntervalSince1970
+        guard seconds.isFinite, seconds >= 0, seconds < Double(Self.endOfYear9999) else {
+            throw ExportStorageError(
+                .invalidTimestamp,
+                message: "timestamp \(seconds) s since 1970 cannot be written as YYYYMMDD_HHMMSS: use a time from 1970 to 9999")
+        }
+        try self.init(exportType: exportType, jobID: jobID, secondsSinceEpoch: Int64(seconds.rounded(.down)), format: format)
+    }
+
+    /// Validates the parts and makes a name, the timestamp given in whole seconds since 1970 (UTC).
+    public init(exportType: String, jobID: String, secondsSinceEpoch: Int64, format: ExportFormat) throws(ExportStorageError) {
+        try Self.validateExportType(exportType)
+        try Self.validateJobID(jobID)
+        guard secondsSinceEpoch >= 0, secondsSinceEpoch < Self.endOfYear9999 else {
+            throw ExportStorageError(
+                .invalidTimestamp,
+                message: "timestamp \(secondsSinceEpoch) s since 1970 cannot be written as YYYYMMDD_HHMMSS: use a time from 1970 to 9999")
+        }
+        let typeWords = exportType.split(separator: "_", omittingEmptySubsequences: false).count
+        let idWords = jobID.split(separator: "_", omittingEmptySubsequences: false).count
+        if idWords == 1 && typeWords > 1 {
+            let words = exportType.split(separator: "_")
+            let readType = words.dropLast().joined(separator: "_")
+            throw ExportStorageError(
+                .ambiguousName,
+                message: "export type '\(exportType)' with job id '\(jobID)' would be read back as type '\(readType)', "
+                    + "job id '\(words.last!)_\(jobID)': give the job id a prefix (e.g. 'exp_\(jobID)') or use a one-word export type")
+        }
+        self.exportType = exportType
+        self.jobID = jobID
+        self.secondsSinceEpoch = secondsSinceEpoch
+        self.format = format
+    }
+
+    /// The timestamp as a `Date`.
+    public var timestamp: Date { Date(timeIntervalSince1970: Double(secondsSinceEpoch)) }
+
+    /// The file name, e.g. `hotels_exp_a1b2c3d4e5f6_20231116_143022.csv`.
+    public var fileName: String {
+        "\(exportType)_\(jobID)_\(Self.formatTimestamp(secondsSinceEpoch)).\(format.fileExtension)"
+    }
+
+    public var description: String { fileName }
+
+    /// Reads a file name back into its parts, or `nil` when it does not follow the naming rule.
+    public static func parse(_ name: String) -> ExportFileName? {
+        var utf8 = Array(name.utf8)
+        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        guard let format = ExportFormat(rawValue: String(decoding: utf8[(dot + 1)...], as: UTF8.self)) else { return nil }
+        utf8.removeSubrange(dot...)
+        // "_YYYYMMDD_HHMMSS" is 16 bytes.
+        guard utf8.count > 16 else { return nil }
+        let stamp = utf8.suffix(16)
+        guard let seconds = parseTimestamp(Array(stamp)) else { return nil }
+        let stem = utf8.dropLast(16)
+        let words = stem.split(separator: UInt8(ascii: "_"), omittingEmptySubsequences: false)
+        guard words.count >= 2, words.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isWordByte) }) else { return nil }
+        let idWordCount = words.count >= 3 ? 2 : 1
+        let type = words.dropLast(idWordCount).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "_")
+        let id = words.suffix(idWordCount).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "_")
+        return try? ExportFileName(exportType: type, jobID: id, secondsSinceEpoch: seconds, format: format)
+    }
+
+    /// Checks an export type against the naming rule.
+    /// - Throws: ``ExportStorageError`` with code `invalidExportType`.
+    public static func validateExportType(_ type: String) throws(ExportStorageError) {
+        if let problem = tokenProblem(type, maxUnderscores: nil) {
+            throw ExportStorageError(
+                .invalidExportType,
+                message: "invalid export type '\(type)': \(problem); use words of A-Z, a-z, 0-9 and '-' joined by single '_', "
+                    + "at most \(maximumTokenLength) characters (e.g. 'hotels', 'supplier_summary')")
+        }
+    }
+
+    /// Checks a job id against the naming rule.
+    /// - Throws: ``ExportStorageError`` with code `invalidJobID`.
+    public static func validateJobID(_ id: String) throws(ExportStorageError) {
+        if let problem = tokenProblem(id, maxUnderscores: 1) {
+            throw ExportStorageError(
+                .invalidJobID,
+                message: "invalid job id '\(id)': \(problem); use one word of A-Z, a-z, 0-9 and '-', or two joined by one '_', "
+                    + "at most \(maximumTokenLength) characters (e.g. 'exp_a1b2c3d4e5f6')")
+        }
+    }
+
+    // MARK: - Internals
+
+    /// 10000-01-01T00:00:00Z.
+    static let endOfYear9999: Int64 = 253_402_300_800
+
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func tokenProblem(_ token: String, maxUnderscores: Int?) -> String? {
+        if token.isEmpty { return "it is empty" }
+        if token.utf8.count > maximumTokenLength { return "it is longer than \(maximumTokenLength) characters" }
+        if let bad = token.unicodeScalars.first(where: { !($0.isASCII && (isWordByte(UInt8($0.value)) || $0 == "_")) }) {
+            return "it contains '\(bad.escaped(asASCII: true))'"
+        }
+        let words = token.split(separator: "_", omittingEmptySubsequences: false)
+        if words.contains(where: \.isEmpty) { return "it has an empty word (leading, trailing or double '_')" }
+        if let maxUnderscores, words.count - 1 > maxUnderscores { return "it has more than \(maxUnderscores) '_'" }
+        return nil
+    }
+
+    /// `YYYYMMDD_HHMMSS` of a time in UTC.
+    static func formatTimestamp(_ seconds: Int64) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "_"
+            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2)
+    }
+
+    /// Parses `_YYYYMMDD_HHMMSS` (16 bytes) into seconds since 1970, checking that the date is real.
+    private static func parseTimestamp(_ bytes: [UInt8]) -> Int64? {
+        guard bytes.count == 16, bytes[0] == UInt8(ascii: "_"), bytes[9] == UInt8(ascii: "_") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                let byte = bytes[index]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(1..<5), let month = number(5..<7), let day = number(7..<9),
+            let hour = number(10..<12), let minute = number(12..<14), let second = number(14..<16)
+        else { return nil }
+        guard year >= 1970, (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+            hour < 24, minute < 60, second < 60
+        else { return nil }
+        return Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400
+            + Int64(hour * 3600 + minute * 60 + second)
+    }
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+func daysInMonth(year: Int, month: Int) -> Int {
+    switch month {
+    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm); no time zone is involved.
+func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yearOfEra = y - era * 400
+    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    return era * 146_097 + dayOfEra - 719_468
+}

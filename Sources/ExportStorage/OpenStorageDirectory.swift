@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What happened to one record's file.
+public enum RemovalOutcome: Sendable, Hashable {
+    /// The regular file was removed; `bytes` is its size.
+    case removed(bytes: Int64)
+    /// Dry run: the regular file would be removed.
+    case wouldRemove(bytes: Int64)
+    /// There was no such entry: a success, the record can be updated.
+    case alreadyMissing
+    /// The record's path or the entry breaks a safety rule; nothing was touched.
+    case refused(RemovalRefusal)
+    /// A system call failed, e.g. `EACCES`; nothing was removed.
+    case failed(errno: Int32)
+}
+
+/// The storage directory, opened once (`O_DIRECTORY|O_NOFOLLOW`); every operation is relative to its
+/// descriptor, so no path is ever resolved through a symlink after it is opened.
+///
+/// Not thread-safe: use one per sweep. The descriptor (and any lock on it) is released on deinit.
+public final class OpenStorageDirectory {
+    /// The directory as configured.
+    public let directory: StorageDirectory
+    /// The open directory descriptor.
+    public let descriptor: Int32
+    /// The rule mapping records' `file_path` values to entries.
+    public let pathRule: RecordPathRule
+
+    init(directory: StorageDirectory) throws(ExportStorageError) {
+        self.directory = directory
+        let fd = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let openErrno = errno
+            switch openErrno {
+            case ELOOP:
+                throw ExportStorageError(.notADirectory, path: directory.path, errno: openErrno,
+                                         message: "storage directory '\(directory.path)' is a symbolic link, which is never followed: configure the real directory")
+            case ENOTDIR:
+                throw ExportStorageError(.notADirectory, path: directory.path, errno: openErrno,
+                                         message: "storage path '\(directory.path)' is not a directory")
+            default:
+                throw ExportStorageError(.storageDirectory, path: directory.path, errno: openErrno,
+                                         message: "cannot open storage directory '\(directory.path)': check that it exists and that this user may read it")
+            }
+        }
+        descriptor = fd
+        var spellings: [String] = []
+        if directory.path.hasPrefix("/") {
+            spellings.append(directory.path)
+        } else if let cwd = getcwd(nil, 0) {
+            spellings.append(String(cString: cwd) + "/" + directory.path)
+            free(cwd)
+        }
+        if let real = realpath(directory.path, nil) {
+            spellings.append(String(cString: real))
+            free(real)
+        }
+        pathRule = RecordPathRule(storagePath: directory.path, absolutePaths: spellings)
+    }
+
+    deinit { close(descriptor) }
+
+    /// Takes the exclusive sweep lock (`flock` on the directory). Without `wait`, a lock held by another
+    /// process is an error (`locked`) naming the holder's pid when the kernel tells it.
+    public func lock(wait: Bool) throws(ExportStorageError) {
+        while flock(descriptor, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            let lockErrno = errno
+            if lockErrno == EINTR { continue }
+            if lockErrno == EWOULDBLOCK {
+                let holder = lockHolder().map { "process \($0)" } ?? "another process"
+                throw ExportStorageError(.locked, path: directory.path, errno: lockErrno,
+                                         message: "\(holder) holds the sweep lock (flock) on '\(directory.path)': "
+                                            + "wait for it to finish, or pass --wait to queue behind it")
+            }
+            throw ExportStorageError(.systemCall, path: directory.path, errno: lockErrno, message: "cannot lock '\(directory.path)'")
+        }
+    }
+
+    /// Releases the sweep lock.
+    public func unlock() { _ = flock(descriptor, LOCK_UN) }
+
+    /// Removes (or, with `dryRun`, inspects) the file a record names, following the rules of
+    /// ``RecordPathRule`` and removing only a regular file.
+    public func remove(recordPath: String, jobID: String, dryRun: Bool = false) -> RemovalOutcome {
+        switch pathRule.entryName(forRecordPath: recordPath, jobID: jobID) {
+        case .failure(let refusal): return .refused(refusal)
+        case .success(let name): return removeEntry(named: name, dryRun: dryRun)
+        }
+    }
+
+    /// Removes (or inspects) the entry `name` of this directory if it is a regular file.
+    public func removeEntry(named name: String, dryRun: Bool = false) -> RemovalOutcome {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            return .refused(.invalidPath("'\(name)' is not a plain entry name"))
+        }
+        var info = stat()
+        if fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+            let statErrno = errno
+            return statErrno == ENOENT ? .alreadyMissing : .failed(errno: statErrno)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .refused(.notRegularFile(kind: fileKind(info.st_mode))) }
+        let bytes = Int64(info.st_size)
+        if dryRun { return .wouldRemove(bytes: bytes) }
+        // unlinkat without AT_REMOVEDIR never removes a directory and removes a symlink itself, never its
+        // target: a race that swaps the entry after fstatat cannot reach outside the directory.
+        if unlinkat(descriptor, name, 0) != 0 {
+            let unlinkErrno = errno
+            return unlinkErrno == ENOENT ? .alreadyMissing : .failed(errno: unlinkErrno)
+        }
+        return .removed(bytes: bytes)
+    }
+
+    /// The pid holding a `flock` on this directory, read from `/proc/locks`, if any.
+    func lockHolder() -> Int32? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, let file = fopen("/proc/locks", "r") else { return nil }
+        defer { fclose(file) }
+        let dev = UInt64(info.st_dev)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
+        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
+        let target = String(major, radix: 16).leftPadded(2) + ":" + String(minor, radix: 16).leftPadded(2) + ":\(info.st_ino)"
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+            let fields = String(cString: line).split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 6, fields[1] == "FLOCK", fields[5] == target, let pid = Int32(fields[4]), pid != getpid() {
+                return pid
+            }
+        }
+        return nil
+    }
+}
+
+/// A readable name for the type bits of a mode.
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFREG: return "regular file"
+    case S_IFDIR: return "directory"
+    case S_IFLNK: return "symbolic link"
+    case S_IFIFO: return "fifo"
+    case S_IFSOCK: return "socket"
+    case S_IFCHR: return "character device"
+    case S_IFBLK: return "block device"
+    default: return "special file"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}

@@ -1,0 +1,153 @@
+/// Why a record's `file_path` may not be removed. The record is left as it is and reported.
+public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `file_path` is empty.
+    case emptyPath
+    /// `file_path` is not a plain path: it holds a NUL, a `.` or `..` component, ends in `/`, or is longer
+    /// than `PATH_MAX`.
+    case invalidPath(String)
+    /// `file_path` names something in another directory than the storage directory.
+    case outsideStorage(parent: String)
+    /// `file_path` names the storage directory itself.
+    case storageDirectoryItself
+    /// The entry's name does not follow `{export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}`.
+    case notAnExportFileName(String)
+    /// The entry's name embeds another job id than the record's.
+    case otherJobsFile(name: String)
+    /// The entry is not a regular file (a symlink, directory, fifo, socket or device).
+    case notRegularFile(kind: String)
+
+    /// A stable short code for reports and logs, e.g. `outside_storage`.
+    public var code: String {
+        switch self {
+        case .emptyPath: return "empty_path"
+        case .invalidPath: return "invalid_path"
+        case .outsideStorage: return "outside_storage"
+        case .storageDirectoryItself: return "storage_directory_itself"
+        case .notAnExportFileName: return "not_an_export_file_name"
+        case .otherJobsFile: return "other_jobs_file"
+        case .notRegularFile: return "not_a_regular_file"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .emptyPath:
+            return "file_path is empty"
+        case .invalidPath(let why):
+            return "file_path is not a plain path (\(why))"
+        case .outsideStorage(let parent):
+            return "file_path is in '\(parent)', not in the storage directory"
+        case .storageDirectoryItself:
+            return "file_path names the storage directory itself"
+        case .notAnExportFileName(let name):
+            return "'\(name)' does not follow {export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx}"
+        case .otherJobsFile(let name):
+            return "'\(name)' does not carry this record's job id: it belongs to another job"
+        case .notRegularFile(let kind):
+            return "the entry is a \(kind), not a regular file"
+        }
+    }
+}
+
+/// The rule that maps a record's `file_path` to an entry of the storage directory: a pure function, no disk.
+///
+/// A `file_path` names an entry only if it is non-empty, holds no NUL, no `.` or `..` component, is at most
+/// `PATH_MAX` bytes, its last component is a plain name, and its directory is the storage directory (for an
+/// absolute path: the storage path made absolute, or its real path; for a relative path: the storage path as
+/// configured; a bare name is taken as an entry). The name must be `…_{job_id}_{YYYYMMDD_HHMMSS}.{ext}` with
+/// the record's own job id.
+public struct RecordPathRule: Sendable, Hashable {
+    /// The storage directory's path components, as configured (relative or absolute, no `.`).
+    public let configuredComponents: [String]
+    /// Whether the configured path is absolute.
+    public let configuredIsAbsolute: Bool
+    /// Absolute spellings of the storage directory (lexically absolute and real path), as components.
+    public let absoluteSpellings: [[String]]
+
+    /// Longest accepted `file_path`, in bytes (Linux `PATH_MAX`).
+    public static let pathMax = 4096
+
+    /// Creates the rule for a storage directory.
+    /// - Parameters:
+    ///   - storagePath: the storage path as configured.
+    ///   - absolutePaths: the absolute spellings that records may use (e.g. the configured path made absolute
+    ///     against the working directory, and the directory's real path).
+    public init(storagePath: String, absolutePaths: [String]) {
+        configuredIsAbsolute = storagePath.hasPrefix("/")
+        configuredComponents = Self.components(storagePath).filter { $0 != "." }
+        var spellings: [[String]] = []
+        for path in absolutePaths where path.hasPrefix("/") {
+            let parts = Self.components(path).filter { $0 != "." }
+            if !parts.contains(".."), !spellings.contains(parts) { spellings.append(parts) }
+        }
+        absoluteSpellings = spellings
+    }
+
+    /// The entry name that `filePath` names for job `jobID`, or why it names none.
+    public func entryName(forRecordPath filePath: String, jobID: String) -> Result<String, RemovalRefusal> {
+        if filePath.isEmpty { return .failure(.emptyPath) }
+        if filePath.utf8.contains(0) { return .failure(.invalidPath("it contains a NUL byte")) }
+        if filePath.utf8.count > Self.pathMax { return .failure(.invalidPath("it is longer than PATH_MAX (\(Self.pathMax) bytes)")) }
+        if filePath.hasSuffix("/") {
+            if isStorageDirectory(filePath) { return .failure(.storageDirectoryItself) }
+            return .failure(.invalidPath("it ends with '/'"))
+        }
+        let parts = Self.components(filePath)
+        if parts.contains("..") { return .failure(.invalidPath("it has a '..' component")) }
+        if parts.contains(".") && parts.last == "." { return .failure(.invalidPath("its last component is '.'")) }
+        if isStorageDirectory(filePath) { return .failure(.storageDirectoryItself) }
+        guard let name = parts.last else { return .failure(.invalidPath("it has no file name")) }
+        let parent = Array(parts.dropLast()).filter { $0 != "." }
+        let inside: Bool
+        if filePath.hasPrefix("/") {
+            inside = absoluteSpellings.contains(parent)
+        } else {
+            inside = parent.isEmpty || (!configuredIsAbsolute && parent == configuredComponents)
+        }
+        guard inside else {
+            let shown = (filePath.hasPrefix("/") ? "/" : "") + parent.joined(separator: "/")
+            return .failure(.outsideStorage(parent: shown.isEmpty ? "." : shown))
+        }
+        return Self.checkName(name, jobID: jobID).map { name }
+    }
+
+    /// Checks that an entry name is `…_{jobID}_{YYYYMMDD_HHMMSS}.{ext}`.
+    public static func checkName(_ name: String, jobID: String) -> Result<Void, RemovalRefusal> {
+        guard let parsed = ExportFileName.parse(name) else {
+            // A name that only fails the strict grammar (e.g. an id with more '_') may still carry the id.
+            return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(notExport(name, jobID: jobID))
+        }
+        if parsed.jobID == jobID { return .success(()) }
+        // One-word ids after multi-word types read back differently; check the position instead.
+        return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(.otherJobsFile(name: name))
+    }
+
+    // MARK: - Internals
+
+    private static func notExport(_ name: String, jobID: String) -> RemovalRefusal {
+        name.contains("_\(jobID)_") ? .notAnExportFileName(name) : .otherJobsFile(name: name)
+    }
+
+    /// `{something}_{jobID}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx}` with a non-empty `something`.
+    private static func looselyCarries(_ name: String, jobID: String) -> Bool {
+        guard !jobID.isEmpty, let dot = name.lastIndex(of: ".") else { return false }
+        guard ExportFormat(rawValue: String(name[name.index(after: dot)...])) != nil else { return false }
+        let stem = name[..<dot]
+        guard stem.utf8.count > 16 else { return false }
+        let stamp = stem.suffix(16)
+        // Reuse the strict parser for the timestamp by building a minimal valid name around it.
+        guard ExportFileName.parse("t_i\(stamp).csv") != nil else { return false }
+        let head = stem.dropLast(16)
+        return head.hasSuffix("_\(jobID)") && head.utf8.count > jobID.utf8.count + 1
+    }
+
+    private func isStorageDirectory(_ path: String) -> Bool {
+        let parts = Self.components(path).filter { $0 != "." }
+        if path.hasPrefix("/") { return absoluteSpellings.contains(parts) }
+        return !configuredIsAbsolute && parts == configuredComponents
+    }
+
+    static func components(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+}

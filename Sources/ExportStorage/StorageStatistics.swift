@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the storage directory holds, counted in one pass (`readdir` + `fstatat`, symlinks not followed).
+public struct StorageStatistics: Sendable, Hashable, Codable {
+    /// A file and its modification time.
+    public struct FileInfo: Sendable, Hashable, Codable {
+        /// The entry name.
+        public var name: String
+        /// Modification time, seconds since 1970 (UTC).
+        public var modifiedSecondsSinceEpoch: Int64
+        /// Size in bytes.
+        public var bytes: Int64
+    }
+
+    /// Regular files (conforming to the naming rule or not).
+    public var totalFiles = 0
+    /// Their total size in bytes.
+    public var totalBytes: Int64 = 0
+    /// The oldest regular file by modification time.
+    public var oldestFile: FileInfo?
+    /// The newest regular file by modification time.
+    public var newestFile: FileInfo?
+    /// Regular files following the naming rule, by export type.
+    public var filesByExportType: [String: Int] = [:]
+    /// Regular files following the naming rule, by format.
+    public var filesByFormat: [String: Int] = [:]
+    /// Regular files whose names do not follow the naming rule.
+    public var nonconformingFiles = 0
+    /// Symbolic links (never followed, not counted as files).
+    public var symlinks = 0
+    /// Directories, fifos, sockets and devices (not counted as files).
+    public var otherEntries = 0
+
+    /// Total size in MiB, rounded to two decimals (the seed's `total_size_mb`).
+    public var totalMegabytes: Double { (Double(totalBytes) / 1_048_576 * 100).rounded() / 100 }
+
+    /// An empty count.
+    public init() {}
+
+    mutating func add(name: String, info: stat) {
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            let file = FileInfo(name: name, modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec), bytes: Int64(info.st_size))
+            totalFiles += 1
+            totalBytes += file.bytes
+            if oldestFile.map({ (file.modifiedSecondsSinceEpoch, file.name) < ($0.modifiedSecondsSinceEpoch, $0.name) }) ?? true {
+                oldestFile = file
+            }
+            if newestFile.map({ (file.modifiedSecondsSinceEpoch, file.name) > ($0.modifiedSecondsSinceEpoch, $0.name) }) ?? true {
+                newestFile = file
+            }
+            if let parsed = ExportFileName.parse(name) {
+                filesByExportType[parsed.exportType, default: 0] += 1
+                filesByFormat[parsed.format.rawValue, default: 0] += 1
+            } else {
+                nonconformingFiles += 1
+            }
+        case S_IFLNK:
+            symlinks += 1
+        default:
+            otherEntries += 1
+        }
+    }
+}
+
+extension OpenStorageDirectory {
+    /// Counts the directory in one pass; entries that vanish meanwhile are skipped.
+    public func statistics() throws(ExportStorageError) -> StorageStatistics {
+        let copy = dup(descriptor)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            let failure = errno
+            if copy >= 0 { close(copy) }
+            throw ExportStorageError(.systemCall, path: directory.path, errno: failure, message: "cannot list '\(directory.path)'")
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var stats = StorageStatistics()
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 {
+                    throw ExportStorageError(.systemCall, path: directory.path, errno: errno, message: "cannot list '\(directory.path)'")
+                }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var info = stat()
+            let statResult = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                fstatat(descriptor, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &info, AT_SYMLINK_NOFOLLOW)
+            }
+            if statResult != 0 { continue }
+            stats.add(name: name, info: info)
+        }
+        return stats
+    }
+}
