@@ -1,0 +1,22 @@
+/// Fixed journal `MESSAGE_ID`s of important events, so operators can filter with
+/// `journalctl -u export-cleanup MESSAGE_ID=…`. Listed in the README; never change a published one.
+///
+/// Pass one as the `message_id` metadata value; the journal handler writes it as `MESSAGE_ID`.
+public enum MessageID {
+    /// The daemon started and is ready.
+    public static let daemonStarted = "e828355386e144c98bd18bb4be63b143"
+    /// The configuration was reloaded (SIGHUP).
+    public static let configurationReloaded = "3e043dbbd36c48be94dfad3df447675f"
+    /// A sweep finished; the entry carries the report's counts as fields.
+    public static let sweepFinished = "e5e1ef97a9b44505b65864f6c0bc13b1"
+    /// A file could not be removed (the entry has `ERRNO`).
+    public static let fileRemovalFailed = "4679a86edfce45f18575139ac29328c0"
+    /// A record was refused: its `file_path` or the entry breaks a safety rule.
+    public static let recordRefused = "7c9da5eb0b964d8aa5813c1b5ab69fb7"
+    /// The daemon is stopping.
+    public static let daemonStopping = "b45eb5a500854b9c9c10717d444c9e2b"
+    /// A record's timestamp cannot be read, so it is kept and reported.
+    public static let recordUndecidable = "4aca631b9ebe47d986a6b921b2e774b9"
+    /// A sweep stopped early on an error (e.g. the database stayed locked).
+    public static let sweepAborted = "97f3190d44f646afb40644714f9dedb8"
+}

@@ -1,0 +1,116 @@
+/// Which cleanup rule applies to a job.
+public enum CleanupRule: String, Sendable, Hashable, CaseIterable, Codable {
+    /// A completed job past its retention (and its `expires_at`): file removed, record `expired`, `file_path` NULL.
+    case completed
+    /// A failed job older than the failed age with a (partial) file: file removed, `file_path` NULL.
+    case failed
+
+    /// The status of the rows this rule reads.
+    public var status: String {
+        switch self {
+        case .completed: return JobStatus.completed
+        case .failed: return JobStatus.failed
+        }
+    }
+
+    /// The status a swept record gets.
+    public var newStatus: String {
+        switch self {
+        case .completed: return JobStatus.expired
+        case .failed: return JobStatus.failed
+        }
+    }
+}
+
+/// What the policy decided for one job.
+public enum RetentionDecision: Sendable, Hashable {
+    /// The job is due under `rule`: its file goes and its record is updated.
+    case due(CleanupRule)
+    /// The job is kept for now.
+    case notDue(NotDueReason)
+    /// A value the rule needs cannot be read: the job is kept and reported with the raw value.
+    case undecidable(rule: CleanupRule, column: String, raw: StoredValue, problem: DateTimeProblem)
+}
+
+/// Why a job is kept.
+public enum NotDueReason: Sendable, Hashable {
+    /// Its status is not swept (pending, processing, expired, anything else).
+    case statusNotSwept
+    /// Completed, but `completed_at + retention` is still ahead.
+    case withinRetention(dueAt: UTCInstant)
+    /// Completed and past retention, but the application promised the file until `expires_at`.
+    case beforeExpiresAt(dueAt: UTCInstant)
+    /// Failed, but younger than the failed age.
+    case tooRecentlyFailed(dueAt: UTCInstant)
+    /// Failed with no file to remove.
+    case noFile
+}
+
+/// The due rules: a pure function of (job, now, policy). Deletion is irreversible, so when in doubt, keep.
+///
+/// - completed: due when `now ≥ completed_at + retention` and, if `expires_at` is set, `now ≥ expires_at`.
+/// - failed: due when `file_path` is not NULL and `now ≥ created_at + failedAge`.
+/// - any other status: never due.
+/// - a timestamp the rule needs that is NULL or unreadable: undecidable (kept, reported).
+public struct RetentionPolicy: Sendable, Hashable {
+    /// How long a completed export is kept, in microseconds.
+    public var retentionMicroseconds: Int64
+    /// How long a failed export's partial file is kept, in microseconds.
+    public var failedAgeMicroseconds: Int64
+
+    /// A policy from hours (fractions allowed): retention of completed exports, age of failed ones.
+    public init(retentionHours: Double = 24, failedAgeHours: Double = 1) {
+        retentionMicroseconds = Self.microseconds(hours: retentionHours)
+        failedAgeMicroseconds = Self.microseconds(hours: failedAgeHours)
+    }
+
+    /// A policy from exact microsecond durations.
+    public init(retentionMicroseconds: Int64, failedAgeMicroseconds: Int64) {
+        self.retentionMicroseconds = retentionMicroseconds
+        self.failedAgeMicroseconds = failedAgeMicroseconds
+    }
+
+    /// The latest `completed_at` (or `created_at` for failed jobs) that can be due at `now`.
+    public func cutoff(for rule: CleanupRule, now: UTCInstant) -> UTCInstant {
+        now.adding(microseconds: -(rule == .completed ? retentionMicroseconds : failedAgeMicroseconds))
+    }
+
+    /// Decides one job.
+    public func decide(_ job: ExportJob, now: UTCInstant) -> RetentionDecision {
+        switch job.status {
+        case JobStatus.completed:
+            let completedAt: UTCInstant
+            switch StoredDateTime.parse(job.completedAt) {
+            case .success(let value): completedAt = value
+            case .failure(let problem): return .undecidable(rule: .completed, column: "completed_at", raw: job.completedAt, problem: problem)
+            }
+            let retained = completedAt.adding(microseconds: retentionMicroseconds)
+            var dueAt = retained
+            if !job.expiresAt.isNull {
+                switch StoredDateTime.parse(job.expiresAt) {
+                case .success(let expiresAt): dueAt = max(retained, expiresAt)
+                case .failure(let problem): return .undecidable(rule: .completed, column: "expires_at", raw: job.expiresAt, problem: problem)
+                }
+            }
+            if now >= dueAt { return .due(.completed) }
+            return now >= retained ? .notDue(.beforeExpiresAt(dueAt: dueAt)) : .notDue(.withinRetention(dueAt: dueAt))
+        case JobStatus.failed:
+            if job.filePath.isNull { return .notDue(.noFile) }
+            switch StoredDateTime.parse(job.createdAt) {
+            case .success(let createdAt):
+                let dueAt = createdAt.adding(microseconds: failedAgeMicroseconds)
+                return now >= dueAt ? .due(.failed) : .notDue(.tooRecentlyFailed(dueAt: dueAt))
+            case .failure(let problem):
+                return .undecidable(rule: .failed, column: "created_at", raw: job.createdAt, problem: problem)
+            }
+        default:
+            return .notDue(.statusNotSwept)
+        }
+    }
+
+    private static func microseconds(hours: Double) -> Int64 {
+        let value = (hours * 3_600_000_000).rounded()
+        guard value.isFinite else { return value > 0 ? .max : 0 }
+        return value >= 9.2e18 ? .max : max(0, Int64(value))
+    }
+}

@@ -1,0 +1,112 @@
+/// What one sweep did, per rule, and the records that need an operator's eye.
+public struct SweepReport: Sendable, Hashable, Codable {
+    /// Counts for one rule.
+    public struct Counts: Sendable, Hashable, Codable {
+        /// Rows read from the store.
+        public var examined = 0
+        /// Rows the policy found due.
+        public var due = 0
+        /// Files removed (in a dry run: that would be removed).
+        public var removed = 0
+        /// Due rows whose file was already gone or never set (a success).
+        public var alreadyMissing = 0
+        /// Files that could not be removed (a system call failed); their records are unchanged.
+        public var failed = 0
+        /// Records refused by a safety rule; nothing touched, records unchanged.
+        public var refused = 0
+        /// Rows kept because a timestamp they need cannot be read.
+        public var undecidable = 0
+        /// Bytes of the removed files.
+        public var bytesFreed: Int64 = 0
+        /// Records updated.
+        public var recordsUpdated = 0
+        /// Records the application changed between read and update, left alone.
+        public var changedMeanwhile = 0
+
+        /// Creates zero counts.
+        public init() {}
+    }
+
+    /// One record that was not cleaned, and why.
+    public struct Problem: Sendable, Hashable, Codable {
+        /// `failed`, `refused` or `undecidable`.
+        public var kind: String
+        /// The rule being applied.
+        public var rule: CleanupRule
+        /// The job id.
+        public var jobID: String
+        /// `file_path` as stored (SQL literal form).
+        public var filePath: String
+        /// A stable short code (e.g. `outside_storage`, `EACCES`, `completed_at`).
+        public var code: String
+        /// What is wrong and what to do.
+        public var reason: String
+        /// The errno, for `failed`.
+        public var errno: Int32?
+    }
+
+    /// Identifies the sweep in logs (`SWEEP_ID`).
+    public var sweepID: String
+    /// Whether nothing was changed.
+    public var dryRun: Bool
+    /// When the sweep started.
+    public var startedAt: String
+    /// The `now` the rules were applied at.
+    public var now: String
+    /// Completed jobs past retention.
+    public var completed = Counts()
+    /// Failed jobs with partial files.
+    public var failed = Counts()
+    /// The first problems (at most ``maximumProblemsListed``).
+    public var problems: [Problem] = []
+    /// Problems beyond the listed ones.
+    public var problemsNotListed = 0
+    /// Whether the sweep was cancelled (between files) before it finished.
+    public var interrupted = false
+    /// Set when a store error stopped the sweep early; the files removed so far have their records updated by
+    /// the next sweep.
+    public var abortedBy: String?
+    /// The store error's code when the sweep was aborted (e.g. `busy`).
+    public var abortCode: String?
+    /// Wall time, in seconds.
+    public var durationSeconds = 0.0
+
+    /// The longest problem list kept in memory.
+    public static let maximumProblemsListed = 1000
+
+    /// Creates an empty report.
+    public init(sweepID: String, dryRun: Bool, startedAt: UTCInstant, now: UTCInstant) {
+        self.sweepID = sweepID
+        self.dryRun = dryRun
+        self.startedAt = startedAt.iso8601
+        self.now = now.iso8601
+    }
+
+    /// Both rules added up.
+    public var total: Counts {
+        var sum = Counts()
+        for counts in [completed, failed] {
+            sum.examined += counts.examined
+            sum.due += counts.due
+            sum.removed += counts.removed
+            sum.alreadyMissing += counts.alreadyMissing
+            sum.failed += counts.failed
+            sum.refused += counts.refused
+            sum.undecidable += counts.undecidable
+            sum.bytesFreed += counts.bytesFreed
+            sum.recordsUpdated += counts.recordsUpdated
+            sum.changedMeanwhile += counts.changedMeanwhile
+        }
+        return sum
+    }
+
+    /// The counts of one rule.
+    public subscript(rule: CleanupRule) -> Counts {
+        get { rule == .completed ? completed : failed }
+        set { if rule == .completed { completed = newValue } else { failed = newValue } }
+    }
+
+    mutating func record(_ problem: Problem) {
+        if problems.count < Self.maximumProblemsListed { problems.append(problem) } else { problemsNotListed += 1 }
+    }
+}

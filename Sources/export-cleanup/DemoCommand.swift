@@ -1,0 +1,55 @@
+import ArgumentParser
+import ExportCleanup
+import Foundation
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Creates a demo database and exports folder with a mix of jobs, then sweeps it.",
+        discussion: """
+            The demo directory holds exports.db (the application's schema, SQLAlchemy datetime text) and \
+            exports/ (files 0600 in a 0750 directory). Running it again re-creates it. A directory that is \
+            not a demo directory is never touched.
+
+            Example:
+              export-cleanup demo --dir ./demo
+            """)
+
+    @Option(help: "Where to create the demo (default ./demo).")
+    var dir = "./demo"
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let layout: DemoEnvironment.Layout
+        do {
+            layout = try DemoEnvironment.create(in: dir)
+        } catch {
+            throw fail("cannot create the demo in '\(dir)': \(error.localizedDescription)", code: Exit.cannotCreate)
+        }
+        var settings = ResolvedSettings()
+        settings.database = layout.database
+        settings.storage = layout.storage
+        if !json {
+            print("Demo in \(layout.directory): database \(layout.database), storage \(layout.storage)")
+            for (id, expectation) in layout.story { print("  \(id)  \(expectation)") }
+            print("")
+        }
+        let logger = bootstrapCommandLogging(level: .info, logFile: nil)
+        let outcome = try SweepRun.once(settings, wait: false, logger: logger) { _ in }
+        print(json ? jsonText(SweepOutput(outcome)) : sweepText(outcome))
+        if !json {
+            print("""
+
+                Try next:
+                  export-cleanup stats --storage \(layout.storage)
+                  sqlite3 \(layout.database) "SELECT id, status, file_path FROM export_jobs"
+                  export-cleanup sweep --db \(layout.database) --storage \(layout.storage) --dry-run
+                """)
+        }
+        // The demo includes a refused record on purpose; that is the demo working.
+        let code = outcome.exitCode
+        throw code == Exit.partial ? Exit.ok : code
+    }
+}

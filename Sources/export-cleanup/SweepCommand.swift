@@ -1,0 +1,117 @@
+import ArgumentParser
+import ExportCleanup
+import ExportStorage
+import Foundation
+import Logging
+
+/// Options shared by `sweep` and `run`: where the data is and the due rules.
+struct SweepSettingsOptions: ParsableArguments {
+    @Option(help: "The application's SQLite database (default: $EXPORT_CLEANUP_DATABASE, else ./exports.db).")
+    var db: String?
+
+    @Option(help: "The storage directory (default: $EXPORT_STORAGE_PATH, else ./exports).")
+    var storage: String?
+
+    @Option(name: .customLong("retention-hours"), help: "Hours a completed export is kept (default 24).")
+    var retentionHours: Double?
+
+    @Option(name: .customLong("failed-age-hours"), help: "Hours a failed export's partial file is kept (default 1).")
+    var failedAgeHours: Double?
+
+    @Option(name: .customLong("batch-size"), help: "Jobs read and updated per batch (default 500).")
+    var batchSize: Int?
+}
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Runs one sweep: removes due files and updates their records, then prints the report.",
+        discussion: """
+            Completed jobs past retention (and past expires_at, if set) lose their file and become 'expired'; \
+            failed jobs older than the failed age lose their partial file. Missing files are not errors; \
+            nothing outside the storage directory is touched. Exit codes: 0 done, 1 some files could not be \
+            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration.
+
+            Examples:
+              export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --dry-run
+              export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --retention-hours 48 --json
+            """)
+
+    @OptionGroup var settings: SweepSettingsOptions
+
+    @Flag(name: .customLong("dry-run"), help: "List what would be removed; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Wait for another sweep holding the lock instead of exiting 75.")
+    var wait = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Option(name: .customLong("log-file"), help: "Also append log lines to this file.")
+    var logFile: String?
+
+    @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Log each removed file (debug level).")
+    var verbose = false
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let resolved = try resolveSettings(settings, dryRun: dryRun, environment: environment)
+        let logger = bootstrapCommandLogging(level: verbose ? .debug : resolved.logLevel, logFile: logFile)
+        let outcome = try SweepRun.once(resolved, wait: wait, logger: logger) { item in
+            if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
+                print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
+            }
+        }
+        if json {
+            print(jsonText(SweepOutput(outcome)))
+        } else {
+            print(sweepText(outcome))
+        }
+        throw outcome.exitCode
+    }
+}
+
+/// What `sweep` (and `demo`) print as JSON.
+struct SweepOutput: Encodable {
+    var report: SweepReport
+    var storageBefore: StatsReport?
+    var storageAfter: StatsReport?
+
+    init(_ outcome: SweepRun.Outcome) {
+        report = outcome.report
+        storageBefore = outcome.before.map { StatsReport(outcome.storagePath, $0) }
+        storageAfter = outcome.after.map { StatsReport(outcome.storagePath, $0) }
+    }
+}
+
+/// The readable report of a sweep.
+func sweepText(_ outcome: SweepRun.Outcome) -> String {
+    let report = outcome.report
+    var lines: [String] = []
+    if let before = outcome.before {
+        lines.append("Storage before: \(before.totalFiles) files, \(humanBytes(before.totalBytes))")
+    }
+    for problem in report.problems {
+        lines.append("\(problem.kind.padding(toLength: 11, withPad: " ", startingAt: 0)) \(problem.rule.rawValue) job \(problem.jobID) file_path \(problem.filePath): \(problem.reason)")
+    }
+    if report.problemsNotListed > 0 { lines.append("... and \(report.problemsNotListed) more problems (see the log)") }
+    lines.append(report.dryRun ? "Dry run (nothing changed), sweep \(report.sweepID) at \(report.now):" : "Sweep \(report.sweepID) at \(report.now):")
+    let header = ["rule", "due", report.dryRun ? "would remove" : "removed", "missing", "failed", "refused", "undecidable", "freed", "updated", "changed"]
+    var table = [header]
+    for (name, counts) in [("completed", report.completed), ("failed", report.failed), ("total", report.total)] {
+        table.append([name, "\(counts.due)", "\(counts.removed)", "\(counts.alreadyMissing)", "\(counts.failed)", "\(counts.refused)",
+                      "\(counts.undecidable)", humanBytes(counts.bytesFreed), "\(counts.recordsUpdated)", "\(counts.changedMeanwhile)"])
+    }
+    let widths = (0..<header.count).map { column in table.map { $0[column].count }.max() ?? 0 }
+    for row in table {
+        lines.append("  " + zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+    lines.append(String(format: "  duration %.3f s", report.durationSeconds))
+    if report.interrupted { lines.append("  interrupted: the sweep was stopped between files; the next one goes on") }
+    if let aborted = report.abortedBy { lines.append("  aborted: \(aborted)") }
+    if let after = outcome.after {
+        lines.append("Storage after: \(after.totalFiles) files, \(humanBytes(after.totalBytes))")
+    }
+    return lines.joined(separator: "\n")
+}
