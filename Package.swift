@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ExportStorage", targets: ["ExportStorage"]),
         .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
+        .library(name: "ExportCleanupConfig", targets: ["ExportCleanupConfig"]),
         .executable(name: "export-cleanup", targets: ["export-cleanup"]),
     ],
     dependencies: [
@@ -39,11 +40,13 @@ let package = Package(
             name: "SystemdSupport",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        // The configuration: KEY=value file (systemd EnvironmentFile= compatible), environment, flags, defaults.
+        .target(name: "ExportCleanupConfig", swiftSettings: strict),
         // Commands, configuration, the daemon loop, logging bootstrap, exit codes.
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "ExportStorage", "ExportCleanup", "SystemdSupport",
+                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -57,6 +60,7 @@ let package = Package(
             name: "SystemdSupportTests",
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["export-cleanup"], swiftSettings: strict),
     ]

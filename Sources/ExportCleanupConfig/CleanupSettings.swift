@@ -1,0 +1,293 @@
+/// The typed configuration of `export-cleanup`, and where each value came from.
+///
+/// Build it with ``resolve(flags:environment:file:)`` or ``load(flags:environment:configPath:required:)``:
+/// every setting takes its value from the first of flag, environment variable, configuration file and
+/// built-in default that sets it. See ``SettingKey`` for the keys.
+///
+/// Equality compares the values **and** their sources; use ``hasSameValues(as:)`` to compare values only
+/// (e.g. to tell whether a reload changed anything).
+public struct CleanupSettings: Sendable, Equatable {
+    /// The levels of ``CleanupSettings/logLevel``, from most to least verbose.
+    public enum LogLevel: String, CaseIterable, Sendable, Comparable {
+        /// Everything, including internal details.
+        case trace
+        /// Each removed file and other details useful when investigating.
+        case debug
+        /// The sweep summary and lifecycle events.
+        case info
+        /// Normal but significant events.
+        case notice
+        /// Failed or refused records.
+        case warning
+        /// What stops a sweep.
+        case error
+        /// What stops the daemon.
+        case critical
+
+        /// Orders from `trace` (lowest) to `critical` (highest).
+        public static func < (lhs: Self, rhs: Self) -> Bool {
+            allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        }
+    }
+
+    /// The storage directory holding the export files (`EXPORT_STORAGE_PATH`, default `./exports`).
+    public var storagePath: String
+    /// The path of the SQLite database (`EXPORT_CLEANUP_DATABASE`, default `./exports.db`).
+    public var databasePath: String
+    /// Hours a completed export is kept (`EXPORT_CLEANUP_RETENTION_HOURS`, default 24; > 0, ≤ 87600).
+    public var retentionHours: Double
+    /// Hours after which a failed export's file is removed (`EXPORT_CLEANUP_FAILED_AGE_HOURS`, default 1).
+    public var failedAgeHours: Double
+    /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`, default 3600; 1…86400).
+    public var intervalSeconds: Int
+    /// Jobs per batch (`EXPORT_CLEANUP_BATCH_SIZE`, default 500; 1…100000).
+    public var batchSize: Int
+    /// The lowest level logged (`EXPORT_CLEANUP_LOG_LEVEL`, default `info`).
+    public var logLevel: LogLevel
+    /// Whether to only report what would be removed (`EXPORT_CLEANUP_DRY_RUN`, default false).
+    public var dryRun: Bool
+    /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`, default 5000; 0…600000).
+    public var busyTimeoutMilliseconds: Int
+
+    /// Where each value that is not a default came from.
+    private var sources: [SettingKey: SettingsSource] = [:]
+
+    /// ``retentionHours`` in seconds.
+    public var retentionSeconds: Double { retentionHours * 3600 }
+    /// ``failedAgeHours`` in seconds.
+    public var failedAgeSeconds: Double { failedAgeHours * 3600 }
+
+    /// The default path of the configuration file.
+    public static let defaultConfigPath = "/etc/export-cleanup/export-cleanup.conf"
+
+    /// Creates settings from values, all attributed to ``SettingsSource/default``. The arguments are not
+    /// validated; without arguments these are the defaults.
+    public init(
+        storagePath: String = "./exports",
+        databasePath: String = "./exports.db",
+        retentionHours: Double = 24,
+        failedAgeHours: Double = 1,
+        intervalSeconds: Int = 3600,
+        batchSize: Int = 500,
+        logLevel: LogLevel = .info,
+        dryRun: Bool = false,
+        busyTimeoutMilliseconds: Int = 5000
+    ) {
+        self.storagePath = storagePath
+        self.databasePath = databasePath
+        self.retentionHours = retentionHours
+        self.failedAgeHours = failedAgeHours
+        self.intervalSeconds = intervalSeconds
+        self.batchSize = batchSize
+        self.logLevel = logLevel
+        self.dryRun = dryRun
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+    }
+
+    /// Where the value of `key` came from.
+    public func source(of key: SettingKey) -> SettingsSource {
+        sources[key] ?? .default
+    }
+
+    /// Whether both settings have the same values, wherever they came from.
+    public func hasSameValues(as other: CleanupSettings) -> Bool {
+        var a = self
+        var b = other
+        a.sources = [:]
+        b.sources = [:]
+        return a == b
+    }
+
+    /// The value of `key` as it would be written in the configuration file (unquoted), e.g. `24`, `0.5`,
+    /// `info`, `false`.
+    public func text(of key: SettingKey) -> String {
+        switch key {
+        case .storagePath: storagePath
+        case .databasePath: databasePath
+        case .retentionHours: Self.format(hours: retentionHours)
+        case .failedAgeHours: Self.format(hours: failedAgeHours)
+        case .intervalSeconds: String(intervalSeconds)
+        case .batchSize: String(batchSize)
+        case .logLevel: logLevel.rawValue
+        case .dryRun: dryRun ? "true" : "false"
+        case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
+        }
+    }
+
+    /// Every setting as a comment line naming its source followed by a configuration-file line, e.g.
+    /// `# environment variable EXPORT_CLEANUP_RETENTION_HOURS` and `EXPORT_CLEANUP_RETENTION_HOURS=48`.
+    ///
+    /// Values are quoted where needed, so the output is itself a valid configuration file.
+    public func describe() -> String {
+        SettingKey.allCases.map { key in
+            "# \(source(of: key))\n\(key.rawValue)=\(Self.fileValue(text(of: key)))"
+        }.joined(separator: "\n")
+    }
+
+    static func format(hours: Double) -> String {
+        if hours == hours.rounded(), abs(hours) < 1e15 { return String(Int64(hours)) }
+        return String(hours)
+    }
+
+    /// `text` as a configuration-file value: bare when safe, else in double quotes.
+    static func fileValue(_ text: String) -> String {
+        let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
+            scalar.value > 0x20 && scalar.value != 0x7F && !"\"'\\#;".unicodeScalars.contains(scalar)
+        }
+        if plain { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
+            quoted.unicodeScalars.append(scalar)
+        }
+        return quoted + "\""
+    }
+}
+
+// MARK: - Resolving
+
+extension CleanupSettings {
+    /// Combines flags, environment, configuration file and defaults; precedence flag > environment > file > default.
+    ///
+    /// Every value given is validated, including one that a higher layer overrides, so a bad line in the
+    /// file is reported even while a flag hides it.
+    ///
+    /// - Parameters:
+    ///   - flags: Values of command-line flags, keyed by setting key (the executable maps
+    ///     `--retention-hours` to `EXPORT_CLEANUP_RETENTION_HOURS`, see ``SettingKey/flagName``).
+    ///     A key that is not a setting is an error.
+    ///   - environment: The process environment. Only `EXPORT_STORAGE_PATH` and variables starting with
+    ///     `EXPORT_CLEANUP_` are considered; an unknown `EXPORT_CLEANUP_*` variable is an error. When the
+    ///     unit's `EnvironmentFile=` names the same file, a variable equal to the file's value is attributed
+    ///     to the file (so errors and ``source(of:)`` name the file and line).
+    ///   - file: The configuration file's path (for messages) and contents, or `nil` for none. An unknown
+    ///     key in the file is an error.
+    /// - Throws: ``ConfigurationError``, naming the source (file and line, environment variable or flag),
+    ///   the key, the bad value and what is allowed.
+    public static func resolve(
+        flags: [String: String],
+        environment: [String: String],
+        file: (path: String, contents: String)?
+    ) throws(ConfigurationError) -> CleanupSettings {
+        var settings = CleanupSettings()
+        var fileValues: [SettingKey: String] = [:]
+
+        if let file {
+            for entry in try ConfigFile.parse(contents: file.contents, path: file.path) {
+                guard let key = SettingKey(rawValue: entry.key) else {
+                    throw unknownKey(
+                        entry.key, path: file.path, line: entry.line, source: .file(path: file.path, line: entry.line),
+                        what: "unknown key \(entry.key)", fix: "Correct the key or remove the line.")
+                }
+                try settings.set(key, to: entry.value, from: .file(path: file.path, line: entry.line))
+                fileValues[key] = entry.value
+            }
+        }
+
+        let relevant = environment.keys.filter {
+            $0.hasPrefix(SettingKey.environmentPrefix) || $0 == SettingKey.storagePath.rawValue
+        }
+        for variable in relevant.sorted() {
+            guard let key = SettingKey(rawValue: variable) else {
+                throw unknownKey(
+                    variable, path: nil, line: nil, source: .environment(variable: variable),
+                    what: "unknown setting",
+                    fix: "Variables starting with \(SettingKey.environmentPrefix) are reserved for settings: "
+                        + "correct its name or unset it.")
+            }
+            let value = environment[variable]!
+            if value == fileValues[key] { continue }  // Same file, imported by EnvironmentFile=.
+            try settings.set(key, to: value, from: .environment(variable: variable))
+        }
+
+        for name in flags.keys.sorted() {
+            guard let key = SettingKey(rawValue: name) else {
+                throw unknownKey(name, path: nil, line: nil, source: .flag(key: name), what: "not a setting", fix: "")
+            }
+            try settings.set(key, to: flags[name]!, from: .flag(key: name))
+        }
+        return settings
+    }
+
+    private static func unknownKey(
+        _ name: String, path: String?, line: Int?, source: SettingsSource, what: String, fix: String
+    ) -> ConfigurationError {
+        var message = what
+        if let suggestion = SettingKey.suggestion(for: name) {
+            message += "; did you mean \(suggestion.rawValue)?"
+        } else {
+            message += "."
+        }
+        if !fix.isEmpty { message += " " + fix }
+        message += " Valid keys: \(SettingKey.list)."
+        return ConfigurationError(code: .unknownKey, path: path, line: line, key: name, source: source, message: message)
+    }
+
+    /// Parses and validates `text` for `key`, stores it and records its source.
+    mutating func set(_ key: SettingKey, to text: String, from source: SettingsSource) throws(ConfigurationError) {
+        func invalid(_ reason: String?) -> ConfigurationError {
+            var message = "invalid value \(ConfigurationError.quoted(text))"
+            if let reason { message += " (\(reason))" }
+            message += "; expected \(key.allowedValues)"
+            var path: String?
+            var line: Int?
+            if case .file(let filePath, let fileLine) = source {
+                path = filePath
+                line = fileLine
+            }
+            return ConfigurationError(
+                code: .invalidValue, path: path, line: line, key: key.rawValue, source: source, message: message)
+        }
+        func path() throws(ConfigurationError) -> String {
+            if text.isEmpty { throw invalid("empty") }
+            if text.unicodeScalars.contains("\0") { throw invalid("contains a NUL character") }
+            return text
+        }
+        func hours() throws(ConfigurationError) -> Double {
+            guard Self.isDecimal(text), let hours = Double(text) else { throw invalid("not a decimal number") }
+            if hours <= 0 { throw invalid("must be greater than 0") }
+            if hours > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
+            return hours
+        }
+        func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let number = Int(text) else {
+                guard Self.isDecimal(text) else { throw invalid("not a number") }
+                guard !text.contains(".") else { throw invalid("not a whole number") }
+                throw invalid(text.hasPrefix("-") ? "below \(range.lowerBound)" : "above \(range.upperBound)")
+            }
+            if number < range.lowerBound { throw invalid("below \(range.lowerBound)") }
+            if number > range.upperBound { throw invalid("above \(range.upperBound)") }
+            return number
+        }
+
+        switch key {
+        case .storagePath: storagePath = try path()
+        case .databasePath: databasePath = try path()
+        case .retentionHours: retentionHours = try hours()
+        case .failedAgeHours: failedAgeHours = try hours()
+        case .intervalSeconds: intervalSeconds = try integer(in: Limits.interval)
+        case .batchSize: batchSize = try integer(in: Limits.batchSize)
+        case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
+        case .logLevel:
+            guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
+            logLevel = level
+        case .dryRun:
+            switch text.lowercased() {
+            case "true", "yes", "1", "on": dryRun = true
+            case "false", "no", "0", "off": dryRun = false
+            default: throw invalid(nil)
+            }
+        }
+        sources[key] = source
+    }
+
+    /// Whether `text` is `[+-]?(digits[.digits*] | .digits)`: no exponent, no `inf`, no `nan`, no hex.
+    static func isDecimal(_ text: String) -> Bool {
+        var scalars = Substring(text).unicodeScalars[...]
+        if let sign = scalars.first, sign == "+" || sign == "-" { scalars.removeFirst() }
+        let parts = scalars.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let isDigits = { (part: Substring.UnicodeScalarView.SubSequence) in part.allSatisfy { ("0"..."9").contains($0) } }
+        guard parts.allSatisfy(isDigits) else { return false }
+        return parts.contains { !$0.isEmpty }
+    }
+}

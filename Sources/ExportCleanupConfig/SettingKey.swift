@@ -1,0 +1,127 @@
+/// The settings, named by their key. The configuration file, the environment and the flags use the same keys.
+public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+    /// The storage directory holding the export files. Default `./exports`.
+    case storagePath = "EXPORT_STORAGE_PATH"
+    /// The path of the SQLite database. Default `./exports.db`.
+    case databasePath = "EXPORT_CLEANUP_DATABASE"
+    /// Hours a completed export is kept. Default 24.
+    case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
+    /// Hours after which the file of a failed export is removed. Default 1.
+    case failedAgeHours = "EXPORT_CLEANUP_FAILED_AGE_HOURS"
+    /// Seconds between two sweeps of the daemon. Default 3600.
+    case intervalSeconds = "EXPORT_CLEANUP_INTERVAL_SECONDS"
+    /// Jobs read and updated per batch. Default 500.
+    case batchSize = "EXPORT_CLEANUP_BATCH_SIZE"
+    /// The lowest level logged. Default `info`.
+    case logLevel = "EXPORT_CLEANUP_LOG_LEVEL"
+    /// Report what would be removed without removing anything. Default false.
+    case dryRun = "EXPORT_CLEANUP_DRY_RUN"
+    /// Milliseconds to wait for a locked database. Default 5000.
+    case busyTimeoutMilliseconds = "EXPORT_CLEANUP_BUSY_TIMEOUT_MS"
+
+    /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
+    public static let environmentPrefix = "EXPORT_CLEANUP_"
+
+    /// The key, e.g. `EXPORT_CLEANUP_RETENTION_HOURS`.
+    public var description: String { rawValue }
+
+    /// The suggested command-line flag: the key without `EXPORT_CLEANUP_` / `EXPORT_`, in lower case with
+    /// dashes, e.g. `--retention-hours`, `--storage-path`, `--busy-timeout-ms`.
+    public var flagName: String {
+        var name = Substring(rawValue)
+        if name.hasPrefix(Self.environmentPrefix) {
+            name = name.dropFirst(Self.environmentPrefix.count)
+        } else if name.hasPrefix("EXPORT_") {
+            name = name.dropFirst("EXPORT_".count)
+        }
+        return "--" + name.lowercased().replacing("_", with: "-")
+    }
+
+    /// The default value, as it would be written in the configuration file.
+    public var defaultValueText: String { CleanupSettings().text(of: self) }
+
+    /// What the setting means, in one sentence.
+    public var summary: String {
+        switch self {
+        case .storagePath: "The directory holding the export files."
+        case .databasePath: "The path of the SQLite database holding the export jobs."
+        case .retentionHours: "Hours a completed export is kept after completion (and not before its expires_at)."
+        case .failedAgeHours: "Hours after creation at which the file of a failed export is removed."
+        case .intervalSeconds: "Seconds between two sweeps of the daemon."
+        case .batchSize: "Jobs read and updated per batch."
+        case .logLevel: "The lowest level logged."
+        case .dryRun: "Report what would be removed without removing anything or changing the database."
+        case .busyTimeoutMilliseconds: "Milliseconds to wait for a locked database before giving up."
+        }
+    }
+
+    /// The values allowed, as a phrase completing "expected …".
+    public var allowedValues: String {
+        switch self {
+        case .storagePath: "a non-empty directory path without NUL characters"
+        case .databasePath: "a non-empty file path without NUL characters"
+        case .retentionHours, .failedAgeHours:
+            "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
+        case .intervalSeconds: "a whole number of seconds from 1 to 86400"
+        case .batchSize: "a whole number from 1 to 100000"
+        case .logLevel:
+            "one of " + CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+        case .dryRun: "one of true, false, yes, no, 1, 0, on, off (in any case)"
+        case .busyTimeoutMilliseconds: "a whole number of milliseconds from 0 to 600000"
+        }
+    }
+
+    /// The known key closest to `unknown`, when it is close enough to be a likely typo.
+    ///
+    /// The comparison ignores case. The key with the smallest edit distance is suggested if that distance is
+    /// at most 3 (and less than a third of the key's length); failing that, the only key that `unknown`
+    /// extends or abbreviates (`EXPORT_CLEANUP_INTERVAL` → `EXPORT_CLEANUP_INTERVAL_SECONDS`), provided
+    /// they share more than the `EXPORT_CLEANUP_` prefix.
+    public static func suggestion(for unknown: String) -> SettingKey? {
+        let upper = unknown.uppercased()
+        let candidate = Array(upper.unicodeScalars)
+        var best: (key: SettingKey, distance: Int)?
+        for key in allCases {
+            let distance = editDistance(candidate, Array(key.rawValue.unicodeScalars))
+            if distance <= 3, distance * 3 < key.rawValue.count, distance < (best?.distance ?? .max) {
+                best = (key, distance)
+            }
+        }
+        if let best { return best.key }
+        let minimumShared = environmentPrefix.count + 3
+        let related = allCases.filter { key in
+            min(upper.count, key.rawValue.count) >= minimumShared
+                && (upper.hasPrefix(key.rawValue) || key.rawValue.hasPrefix(upper))
+        }
+        return related.count == 1 ? related[0] : nil
+    }
+
+    /// The valid keys, comma-separated.
+    static var list: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// The Levenshtein distance between two strings of scalars.
+    static func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = Array(repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
+
+/// The bounds of the numeric settings.
+enum Limits {
+    static let maximumHours = 87_600.0
+    static let maximumHoursText = "87600"
+    static let interval = 1...86_400
+    static let batchSize = 1...100_000
+    static let busyTimeoutMilliseconds = 0...600_000
+}
