@@ -55,7 +55,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport", "SystemdSupportProbe", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Logs a few entries through JournalLogHandler; SystemdSupportTests runs it under a private journald.
+        .executableTarget(
+            name: "SystemdSupportProbe",
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["export-cleanup"], swiftSettings: strict),
