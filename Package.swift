@@ -58,7 +58,13 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests",
+            dependencies: ["SystemdSupport", "SystemdSupportProbe", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Logs a few entries through JournalLogHandler; SystemdSupportTests runs it under a private journald.
+        .executableTarget(
+            name: "SystemdSupportProbe",
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
         // Runs the built binary as a user would.

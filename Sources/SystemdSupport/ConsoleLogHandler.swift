@@ -1,0 +1,149 @@
+internal import Glibc
+public import Logging
+
+/// A swift-log handler that writes readable single-line entries to stderr (and optionally a log file):
+///
+/// ```text
+/// 2026-11-27T01:02:03Z info export-cleanup: Sweep done bytes=4096 export.job_id=42
+/// ```
+///
+/// The timestamp is UTC; metadata (handler, provider, then per-call, later overriding earlier) follows the
+/// message sorted by key. Line breaks in the message and values are written as `\n`; a value that is empty or
+/// contains a space, `"`, `=` or `\` is quoted. Where the lines go is decided by a shared ``ConsoleLogSink``.
+public struct ConsoleLogHandler: LogHandler {
+    /// The minimum level logged; `Logger` filters before calling the handler.
+    public var logLevel: Logger.Level
+
+    /// Supplies contextual metadata (e.g. from task-locals) for each entry.
+    public var metadataProvider: Logger.MetadataProvider?
+
+    /// Metadata added to every entry of this handler.
+    public var metadata: Logger.Metadata {
+        didSet { formattedMetadata = Self.format(metadata) }
+    }
+
+    /// The name shown after the level, usually the logger's label.
+    public let label: String
+
+    /// Where the lines go.
+    public let sink: ConsoleLogSink
+
+    private var formattedMetadata: String
+
+    /// Creates a console handler.
+    ///
+    /// - Parameters:
+    ///   - label: The name shown after the level, e.g. `export-cleanup`.
+    ///   - sink: Where the lines go; share one sink between all handlers of a process.
+    ///   - logLevel: The minimum level logged.
+    ///   - metadataProvider: A metadata provider; by default the one bootstrapped in `LoggingSystem`.
+    public init(
+        label: String,
+        sink: ConsoleLogSink,
+        logLevel: Logger.Level = .info,
+        metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider
+    ) {
+        self.label = label
+        self.sink = sink
+        self.logLevel = logLevel
+        self.metadataProvider = metadataProvider
+        self.metadata = [:]
+        self.formattedMetadata = ""
+    }
+
+    /// Gets or sets one entry of the handler's metadata.
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// Writes one line.
+    public func log(event: LogEvent) {
+        let provided = metadataProvider?.get() ?? [:]
+        let metadataText: String
+        if provided.isEmpty, event.metadata?.isEmpty ?? true, event.error == nil {
+            metadataText = formattedMetadata
+        } else {
+            var merged = metadata
+            merged.merge(provided) { _, new in new }
+            if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+            if let error = event.error {
+                merged["error.message"] = "\(error)"
+                merged["error.type"] = "\(String(reflecting: type(of: error)))"
+            }
+            metadataText = Self.format(merged)
+        }
+        var line = Self.timestamp(secondsSinceEpoch: time(nil))
+        line += " "
+        line += event.level.rawValue
+        line += " "
+        line += label
+        line += ": "
+        line += Self.escaped(event.message.description)
+        line += metadataText
+        line += "\n"
+        sink.write(line: line, priority: SyslogPriority(event.level))
+    }
+
+    /// ` key=value key2="a b"`, sorted by key; empty for no metadata.
+    static func format(_ metadata: Logger.Metadata) -> String {
+        guard !metadata.isEmpty else { return "" }
+        var text = ""
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            text += " "
+            text += escaped(key)
+            text += "="
+            text += quotedIfNeeded(value.description)
+        }
+        return text
+    }
+
+    /// Makes text single-line: `\n` and `\r` become the two characters `\n` and `\r`.
+    static func escaped(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    static func quotedIfNeeded(_ value: String) -> String {
+        let needsQuotes =
+            value.isEmpty
+            || value.utf8.contains(where: {
+                $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=")
+                    || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t")
+            })
+        guard needsQuotes else { return escaped(value) }
+        var result = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        result += "\""
+        return result
+    }
+
+    /// `2026-11-27T01:02:03Z` for a `time_t`.
+    static func timestamp(secondsSinceEpoch: time_t) -> String {
+        var seconds = secondsSinceEpoch
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "?" }
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+    }
+}
