@@ -26,8 +26,13 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     public var description: String { rawValue }
 
     /// The suggested command-line flag: the key without `EXPORT_CLEANUP_` / `EXPORT_`, in lower case with
-    /// dashes, e.g. `--retention-hours`, `--storage-path`, `--busy-timeout-ms`.
+    /// dashes, e.g. `--retention-hours`, `--busy-timeout-ms`; the paths are `--storage` and `--db`.
     public var flagName: String {
+        switch self {
+        case .storagePath: return "--storage"
+        case .databasePath: return "--db"
+        default: break
+        }
         var name = Substring(rawValue)
         if name.hasPrefix(Self.environmentPrefix) {
             name = name.dropFirst(Self.environmentPrefix.count)

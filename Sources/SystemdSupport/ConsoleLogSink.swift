@@ -38,7 +38,7 @@ public final class ConsoleLogSink: Sendable {
     /// Creates a sink.
     ///
     /// - Parameters:
-    ///   - consoleFD: The descriptor lines go to; 2 (stderr) by default. It is not closed by the sink.
+    ///   - consoleFD: The descriptor lines go to; 2 (stderr) by default, negative for none. It is not closed by the sink.
     ///   - priorityPrefixes: Whether console lines get `<N>` priority prefixes.
     ///   - logFilePath: A file to append the lines to as well, opened `O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC`,
     ///     mode 0640 when created.
@@ -71,7 +71,8 @@ public final class ConsoleLogSink: Sendable {
         var consoleLine = priorityPrefixes ? priority.linePrefix + line : line
         var fileLine = line
         lock.withLock { _ in
-            let consoleError = consoleLine.withUTF8 {
+            // A negative consoleFD means "log file only" (e.g. beside the journal).
+            let consoleError = consoleFD < 0 ? 0 : consoleLine.withUTF8 {
                 writeAll(fd: consoleFD, bytes: UnsafeRawBufferPointer($0), isSocket: consoleIsSocket)
             }
             if consoleError != 0 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupConfig
 import Foundation
 
 struct DemoCommand: ParsableCommand {
@@ -28,15 +29,15 @@ struct DemoCommand: ParsableCommand {
         } catch {
             throw fail("cannot create the demo in '\(dir)': \(error.localizedDescription)", code: Exit.cannotCreate)
         }
-        var settings = ResolvedSettings()
-        settings.database = layout.database
-        settings.storage = layout.storage
+        var settings = CleanupSettings()
+        settings.databasePath = layout.database
+        settings.storagePath = layout.storage
         if !json {
             print("Demo in \(layout.directory): database \(layout.database), storage \(layout.storage)")
             for (id, expectation) in layout.story { print("  \(id)  \(expectation)") }
             print("")
         }
-        let logger = bootstrapCommandLogging(level: .info, logFile: nil)
+        let logger = try LoggingSetup.bootstrap(target: "stderr", level: .info, logFile: nil)
         let outcome = try SweepRun.once(settings, wait: false, logger: logger) { _ in }
         print(json ? jsonText(SweepOutput(outcome)) : sweepText(outcome))
         if !json {

@@ -1,13 +1,44 @@
+import ArgumentParser
+import Foundation
 import Logging
+import SystemdSupport
 
-/// Bootstraps logging for an interactive command: readable lines on stderr.
-func bootstrapCommandLogging(level: Logger.Level, logFile: String?) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
+/// Logging for the executable: the only place that bootstraps it.
+enum LoggingSetup {
+    /// Bootstraps swift-log once: the journal (structured fields) when stderr is the journal or it is asked
+    /// for, else readable lines on stderr (with `<N>` prefixes under the journal), optionally also appended to
+    /// `logFile`. Returns the root logger.
+    static func bootstrap(target text: String, level: Logger.Level, logFile: String?,
+                          environment: [String: String] = ProcessInfo.processInfo.environment) throws(ExitCode) -> Logger {
+        guard let request = LogTarget.Request(rawValue: text) else {
+            throw fail("--log-target '\(text)' is not one of auto, journal, stderr", code: Exit.usage)
+        }
+        let target = LogTarget.resolve(requested: request, journalStream: environment["JOURNAL_STREAM"])
+        signal(SIGPIPE, SIG_IGN)
+        switch target {
+        case .journal:
+            // The journal has no file; a --log-file still gets readable lines.
+            let sink = try logFile.map { path throws(ExitCode) in try openSink(priorityPrefixes: false, logFile: path, consoleFD: -1) }
+            LoggingSystem.bootstrap { label in
+                var journal = JournalLogHandler(logLevel: .trace)
+                journal.logLevel = .trace
+                guard let sink else { return journal }
+                return MultiplexLogHandler([journal, ConsoleLogHandler(label: label, sink: sink, logLevel: .trace)])
+            }
+        case .console(let prefixes):
+            let sink = try openSink(priorityPrefixes: prefixes, logFile: logFile, consoleFD: 2)
+            LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, sink: sink, logLevel: .trace) }
+        }
+        var logger = Logger(label: "export-cleanup")
+        logger.logLevel = level
+        return logger
     }
-    var logger = Logger(label: "export-cleanup")
-    logger.logLevel = level
-    return logger
+
+    private static func openSink(priorityPrefixes: Bool, logFile: String?, consoleFD: Int32) throws(ExitCode) -> ConsoleLogSink {
+        do {
+            return try ConsoleLogSink(consoleFD: consoleFD, priorityPrefixes: priorityPrefixes, logFilePath: logFile)
+        } catch {
+            throw fail("cannot open --log-file: \(error)", code: Exit.cannotCreate)
+        }
+    }
 }

@@ -1,26 +1,9 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupConfig
 import ExportStorage
 import Foundation
 import Logging
-
-/// Options shared by `sweep` and `run`: where the data is and the due rules.
-struct SweepSettingsOptions: ParsableArguments {
-    @Option(help: "The application's SQLite database (default: $EXPORT_CLEANUP_DATABASE, else ./exports.db).")
-    var db: String?
-
-    @Option(help: "The storage directory (default: $EXPORT_STORAGE_PATH, else ./exports).")
-    var storage: String?
-
-    @Option(name: .customLong("retention-hours"), help: "Hours a completed export is kept (default 24).")
-    var retentionHours: Double?
-
-    @Option(name: .customLong("failed-age-hours"), help: "Hours a failed export's partial file is kept (default 1).")
-    var failedAgeHours: Double?
-
-    @Option(name: .customLong("batch-size"), help: "Jobs read and updated per batch (default 500).")
-    var batchSize: Int?
-}
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +20,7 @@ struct SweepCommand: ParsableCommand {
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --retention-hours 48 --json
             """)
 
-    @OptionGroup var settings: SweepSettingsOptions
+    @OptionGroup var settings: SettingsOptions
 
     @Flag(name: .customLong("dry-run"), help: "List what would be removed; change nothing.")
     var dryRun = false
@@ -55,9 +38,11 @@ struct SweepCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let resolved = try resolveSettings(settings, dryRun: dryRun, environment: environment)
-        let logger = bootstrapCommandLogging(level: verbose ? .debug : resolved.logLevel, logFile: logFile)
+        var extra: [SettingKey: String] = [:]
+        if dryRun { extra[.dryRun] = "true" }
+        if verbose { extra[.logLevel] = "debug" }
+        let resolved = try loadSettings(settings, extraFlags: extra)
+        let logger = try LoggingSetup.bootstrap(target: settings.logTarget, level: resolved.loggerLevel, logFile: logFile)
         let outcome = try SweepRun.once(resolved, wait: wait, logger: logger) { item in
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
                 print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")

@@ -1,22 +1,8 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupConfig
 import ExportStorage
 import Logging
-
-/// The settings a sweep needs, resolved from flags, environment and defaults.
-struct ResolvedSettings: Sendable, Equatable {
-    var database = "./exports.db"
-    var storage = "./exports"
-    var retentionHours = 24.0
-    var failedAgeHours = 1.0
-    var batchSize = 500
-    var dryRun = false
-    var busyTimeoutSeconds = 5.0
-    var intervalSeconds = 3600
-    var logLevel = Logger.Level.info
-
-    var policy: RetentionPolicy { RetentionPolicy(retentionHours: retentionHours, failedAgeHours: failedAgeHours) }
-}
 
 /// One sweep from the command line: open, check, sweep, count the storage before and after.
 enum SweepRun {
@@ -35,21 +21,21 @@ enum SweepRun {
     }
 
     /// Opens the database and storage, checks the schema, and sweeps once.
-    static func once(_ settings: ResolvedSettings, wait: Bool, logger: Logger, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome {
+    static func once(_ settings: CleanupSettings, wait: Bool, logger: Logger, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome {
         let store = try openStore(settings)
-        let directory = try withStorageErrors { () throws(ExportStorageError) in try StorageDirectory(path: settings.storage).open() }
+        let directory = try withStorageErrors { () throws(ExportStorageError) in try StorageDirectory(path: settings.storagePath).open() }
         let before = try? directory.statistics()
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
-        let options = SweepOptions(policy: settings.policy, batchSize: settings.batchSize, dryRun: settings.dryRun, waitForLock: wait)
+        let options = settings.sweepOptions(wait: wait)
         let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, onItem: onItem) }
         let after = settings.dryRun ? nil : try? directory.statistics()
-        return Outcome(storagePath: settings.storage, report: report, before: before, after: after)
+        return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
     }
 
     /// Opens the job store and checks its schema; errors are printed and become exit codes.
-    static func openStore(_ settings: ResolvedSettings) throws(ExitCode) -> SQLiteJobStore {
+    static func openStore(_ settings: CleanupSettings) throws(ExitCode) -> SQLiteJobStore {
         do {
-            let store = try SQLiteJobStore(path: settings.database, busyTimeout: settings.busyTimeoutSeconds, readOnly: settings.dryRun)
+            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000, readOnly: settings.dryRun)
             try store.verifySchema()
             return store
         } catch {
@@ -68,23 +54,3 @@ enum SweepRun {
     }
 }
 
-/// Flags over environment over defaults (the configuration file comes in with `run`).
-func resolveSettings(_ options: SweepSettingsOptions, dryRun: Bool, environment: [String: String]) throws(ExitCode) -> ResolvedSettings {
-    var settings = ResolvedSettings()
-    settings.storage = options.storage ?? defaultStoragePath(environment: environment)
-    settings.database = options.db ?? environment["EXPORT_CLEANUP_DATABASE"].flatMap { $0.isEmpty ? nil : $0 } ?? settings.database
-    if let hours = options.retentionHours { settings.retentionHours = hours }
-    if let hours = options.failedAgeHours { settings.failedAgeHours = hours }
-    if let size = options.batchSize { settings.batchSize = size }
-    settings.dryRun = dryRun
-    guard settings.retentionHours > 0, settings.retentionHours <= 87_600 else {
-        throw fail("--retention-hours \(settings.retentionHours) is out of range: use more than 0 and at most 87600", code: Exit.usage)
-    }
-    guard settings.failedAgeHours > 0, settings.failedAgeHours <= 87_600 else {
-        throw fail("--failed-age-hours \(settings.failedAgeHours) is out of range: use more than 0 and at most 87600", code: Exit.usage)
-    }
-    guard (1...100_000).contains(settings.batchSize) else {
-        throw fail("--batch-size \(settings.batchSize) is out of range: use 1 to 100000", code: Exit.usage)
-    }
-    return settings
-}

@@ -44,7 +44,7 @@ extension ConfigurationTests {
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
-                "--storage-path", "--database", "--retention-hours", "--failed-age-hours", "--interval-seconds",
+                "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
                 "--batch-size", "--log-level", "--dry-run", "--busy-timeout-ms",
             ])
         }
