@@ -1,0 +1,265 @@
+import ArgumentParser
+import Dispatch
+import ExportCleanup
+import ExportCleanupConfig
+import ExportStorage
+import Foundation
+import Logging
+import Synchronization
+import SystemdSupport
+
+/// The daemon: a timer and signal sources on one serial state queue, sweeps on a second serial queue.
+///
+/// All mutable state is confined to `stateQueue` (hence `@unchecked Sendable`); the sweep queue only reads
+/// two atomics: the stop request and the progress heartbeat that the watchdog looks at.
+final class Daemon: @unchecked Sendable {
+    /// A start-up failure: the message, the errno for sd_notify, and the exit code.
+    struct StartError: Error {
+        var message: String
+        var errno: Int32
+        var exitCode: ExitCode
+    }
+
+    private let stateQueue = DispatchQueue(label: "export-cleanup.state")
+    private let sweepQueue = DispatchQueue(label: "export-cleanup.sweep")
+    private let options: SettingsOptions
+    private let extraFlags: [SettingKey: String]
+    private let notifier: SystemdNotifier
+    private let watchdog: WatchdogConfiguration?
+
+    // Shared with the sweep queue.
+    private let stopRequested = Atomic<Bool>(false)
+    private let heartbeat = Atomic<Int64>(0)
+
+    // Confined to stateQueue.
+    private var settings: CleanupSettings
+    private var logger: Logger
+    private var timer: (any DispatchSourceTimer)?
+    private var watchdogTimer: (any DispatchSourceTimer)?
+    private var signalSources: [any DispatchSourceSignal] = []
+    private var sweeping = false
+    private var sweepQueued = false
+    private var stopping = false
+    private var nextSweep: UTCInstant?
+    private var lastResult = "no sweep yet"
+
+    init(settings: CleanupSettings, options: SettingsOptions, extraFlags: [SettingKey: String], logger: Logger,
+         notifier: SystemdNotifier, watchdog: WatchdogConfiguration?) {
+        self.settings = settings
+        self.options = options
+        self.extraFlags = extraFlags
+        self.logger = logger
+        self.notifier = notifier
+        self.watchdog = watchdog
+    }
+
+    /// Checks that the database, its schema and the storage directory are usable.
+    static func check(_ settings: CleanupSettings) throws(StartError) {
+        do {
+            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                           readOnly: true)
+            try store.verifySchema()
+        } catch {
+            let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
+            throw StartError(message: error.message, errno: errno, exitCode: SweepRun.exitCode(for: error))
+        }
+        do {
+            _ = try StorageDirectory(path: settings.storagePath).open()
+        } catch {
+            throw StartError(message: error.description, errno: error.errno ?? EINVAL, exitCode: Exit.code(for: error))
+        }
+    }
+
+    /// Installs signal sources and timers, reports READY, and schedules the first sweep at once.
+    func start() {
+        stateQueue.async { [self] in
+            for signalNumber in [SIGHUP, SIGTERM, SIGINT] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: stateQueue)
+                source.setEventHandler { [self] in signalNumber == SIGHUP ? reload() : stop(signal: signalNumber) }
+                source.resume()
+                signalSources.append(source)
+            }
+            scheduleTimer()
+            startWatchdog()
+            heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+            notifier.ready()
+            logger.info("export-cleanup started: database \(settings.databasePath), storage \(settings.storagePath), every \(settings.intervalSeconds) s", metadata: [
+                "message_id": "\(MessageID.daemonStarted)", "export_database": "\(settings.databasePath)",
+                "export_storage": "\(settings.storagePath)", "export_interval_seconds": "\(settings.intervalSeconds)",
+                "export_retention_hours": "\(settings.retentionHours)", "export_failed_age_hours": "\(settings.failedAgeHours)",
+                "export_dry_run": "\(settings.dryRun)",
+                "export_watchdog_usec": "\(watchdog.map { String($0.timeoutMicroseconds) } ?? "off")",
+            ])
+        }
+    }
+
+    // MARK: - Sweeps
+
+    /// (Re)arms the interval timer; it fires at once, then every interval.
+    private func scheduleTimer() {
+        timer?.cancel()
+        let source = DispatchSource.makeTimerSource(queue: stateQueue)
+        let interval = DispatchTimeInterval.seconds(settings.intervalSeconds)
+        source.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(100))
+        source.setEventHandler { [self] in
+            nextSweep = UTCInstant.now().adding(microseconds: Int64(settings.intervalSeconds) * 1_000_000)
+            requestSweep()
+        }
+        source.resume()
+        timer = source
+    }
+
+    /// Starts a sweep, or queues exactly one more when one is running.
+    private func requestSweep() {
+        guard !stopping else { return }
+        if sweeping {
+            sweepQueued = true
+            return
+        }
+        sweeping = true
+        let settings = self.settings
+        let logger = self.logger
+        notifier.status("Sweeping: starting")
+        sweepQueue.async { [self] in
+            let result = runSweep(settings: settings, logger: logger)
+            stateQueue.async { [self] in finished(result) }
+        }
+    }
+
+    /// One sweep on the sweep queue. Opens the store and the storage directory anew each time.
+    private func runSweep(settings: CleanupSettings, logger: Logger) -> Result<SweepReport, StartError> {
+        heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+        do {
+            try Self.check(settings)
+            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                           readOnly: settings.dryRun)
+            let directory = try StorageDirectory(path: settings.storagePath).open()
+            let sweeper = Sweeper(store: store, storage: directory, logger: logger)
+            let report = try sweeper.sweep(
+                options: settings.sweepOptions(wait: true),
+                isCancelled: { [self] in
+                    heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+                    return stopRequested.load(ordering: .relaxed)
+                },
+                onProgress: { [self] report in
+                    heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+                    let total = report.total
+                    notifier.status("Sweeping: \(total.due) due so far, \(total.removed) removed (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused")
+                })
+            return .success(report)
+        } catch let error as StartError {
+            return .failure(error)
+        } catch let error as JobStoreError {
+            return .failure(StartError(message: error.message, errno: EIO, exitCode: SweepRun.exitCode(for: error)))
+        } catch let error as ExportStorageError {
+            return .failure(StartError(message: error.description, errno: error.errno ?? EIO, exitCode: Exit.code(for: error)))
+        } catch {
+            return .failure(StartError(message: "\(error)", errno: EIO, exitCode: Exit.software))
+        }
+    }
+
+    /// Back on the state queue after a sweep.
+    private func finished(_ result: Result<SweepReport, StartError>) {
+        sweeping = false
+        let time = UTCInstant.now().hourMinute
+        switch result {
+        case .success(let report):
+            let total = report.total
+            let what = report.dryRun ? "would remove" : "removed"
+            lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
+            if let aborted = report.abortedBy { lastResult = "Last sweep \(time) UTC aborted: \(aborted)" }
+        case .failure(let error):
+            lastResult = "Last sweep \(time) UTC failed: \(error.message)"
+            logger.error("sweep could not run: \(error.message); retrying at the next interval", metadata: [
+                "message_id": "\(MessageID.sweepAborted)", "errno": "\(error.errno)",
+            ])
+        }
+        if stopping {
+            exitNow()
+        }
+        if sweepQueued {
+            sweepQueued = false
+            requestSweep()
+            return
+        }
+        notifier.status(idleStatus())
+    }
+
+    private func idleStatus() -> String {
+        "Idle. \(lastResult). Next \(nextSweep.map { $0.hourMinute + " UTC" } ?? "soon")."
+    }
+
+    // MARK: - Signals
+
+    /// SIGHUP: RELOADING=1, re-read the configuration (keep the old one if the new one is bad), READY=1, sweep.
+    private func reload() {
+        notifier.reloading()
+        do {
+            let fresh = try options.load(extraFlags: extraFlags)
+            let intervalChanged = fresh.intervalSeconds != settings.intervalSeconds
+            settings = fresh
+            logger.logLevel = fresh.loggerLevel
+            logger.info("configuration reloaded", metadata: [
+                "message_id": "\(MessageID.configurationReloaded)", "export_database": "\(fresh.databasePath)",
+                "export_storage": "\(fresh.storagePath)", "export_interval_seconds": "\(fresh.intervalSeconds)",
+                "export_retention_hours": "\(fresh.retentionHours)", "export_failed_age_hours": "\(fresh.failedAgeHours)",
+            ])
+            if intervalChanged {
+                // The re-armed timer fires at once, which is the sweep a reload asks for.
+                scheduleTimer()
+                notifier.ready()
+                return
+            }
+        } catch {
+            logger.error("configuration not reloaded, keeping the running one: \(error)", metadata: [
+                "message_id": "\(MessageID.configurationReloaded)", "export_config_error": "\(error.code)",
+                "export_config_file": "\(error.path ?? "")", "export_config_line": "\(error.line.map(String.init) ?? "")",
+                "export_config_key": "\(error.key ?? "")",
+            ])
+        }
+        notifier.ready()
+        requestSweep()
+    }
+
+    /// SIGTERM/SIGINT: STOPPING=1; stop between files, commit the batch in hand, exit 0.
+    private func stop(signal: Int32) {
+        guard !stopping else { return }
+        stopping = true
+        stopRequested.store(true, ordering: .relaxed)
+        notifier.stopping()
+        notifier.status(sweeping ? "Stopping: finishing the file in hand" : "Stopping")
+        logger.info("stopping on \(signal == SIGTERM ? "SIGTERM" : "SIGINT")", metadata: ["message_id": "\(MessageID.daemonStopping)"])
+        timer?.cancel()
+        if !sweeping { exitNow() }
+    }
+
+    private func exitNow() -> Never {
+        exit(0)
+    }
+
+    // MARK: - Watchdog
+
+    /// Pings at half of WATCHDOG_USEC while the sweep queue is alive: idle, or sweeping with a recent heartbeat.
+    /// A sweep stuck in one call for longer than the watchdog timeout stops the pings, and systemd acts.
+    private func startWatchdog() {
+        guard let watchdog else { return }
+        let source = DispatchSource.makeTimerSource(queue: stateQueue)
+        let interval = DispatchTimeInterval.microseconds(Int(watchdog.pingIntervalMicroseconds))
+        source.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(10))
+        source.setEventHandler { [self] in
+            let age = Self.monotonicMicroseconds() - heartbeat.load(ordering: .relaxed)
+            if !sweeping || age < Int64(watchdog.timeoutMicroseconds) {
+                notifier.watchdogPing()
+            }
+        }
+        source.resume()
+        watchdogTimer = source
+    }
+
+    private static func monotonicMicroseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+    }
+}
