@@ -68,6 +68,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
         // Runs the built binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["export-cleanup"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage"], swiftSettings: strict),
     ]
 )
