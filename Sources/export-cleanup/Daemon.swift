@@ -53,8 +53,20 @@ final class Daemon: @unchecked Sendable {
         self.watchdog = watchdog
     }
 
-    /// Checks that the database, its schema and the storage directory are usable.
-    static func check(_ settings: CleanupSettings) throws(StartError) {
+    /// Checks that the database, its schema and the storage directory are usable; at start-up also that they
+    /// are writable (unless dry run): the storage directory, the database file, and the database's directory,
+    /// where SQLite creates its -journal/-wal/-shm files.
+    static func check(_ settings: CleanupSettings, startup: Bool = false) throws(StartError) {
+        if startup && !settings.dryRun {
+            let databaseDirectory = (settings.databasePath as NSString).deletingLastPathComponent
+            for (path, what) in [(settings.storagePath, "the storage directory"), (settings.databasePath, "the database"),
+                                 (databaseDirectory.isEmpty ? "." : databaseDirectory, "the database's directory (SQLite writes its journal there)")]
+            where access(path, F_OK) == 0 && access(path, W_OK) != 0 {
+                let code = errno
+                throw StartError(message: "\(what) '\(path)' is not writable by this user (\(String(cString: strerror(code)))): "
+                                    + "fix its owner or mode, or the unit's ReadWritePaths=", errno: code, exitCode: Exit.noPermission)
+            }
+        }
         do {
             let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
                                            readOnly: true)

@@ -17,6 +17,8 @@ enum Exit {
     static let software = ExitCode(70)
     /// The operating system refused (cannot create, write, open).
     static let cannotCreate = ExitCode(73)
+    /// Permission denied: the storage directory or the database is not writable.
+    static let noPermission = ExitCode(77)
     /// Temporary: database locked beyond the busy timeout, or another sweep holds the lock.
     static let temporary = ExitCode(75)
     /// Configuration error.

@@ -44,7 +44,7 @@ struct RunCommand: ParsableCommand {
         let logger = try LoggingSetup.bootstrap(target: settings.logTarget, level: resolved.loggerLevel, logFile: nil)
         notifier.status("Starting: checking \(resolved.databasePath) and \(resolved.storagePath)")
         do {
-            try Daemon.check(resolved)
+            try Daemon.check(resolved, startup: true)
         } catch {
             logger.critical("cannot start: \(error.message)", metadata: ["errno": "\(error.errno)"])
             notifier.errno(error.errno, status: "Cannot start: \(error.message)")

@@ -142,6 +142,32 @@ struct DaemonTests {
         try listener.wait(for: "ERRNO=22", from: count) { $0.contains("ERRNO=22") && $0.contains("Configuration error") }
     }
 
+    @Test("an unwritable storage directory stops the start with exit 77, naming it (as uid 65534 via setpriv)",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func unwritableStorage() throws {
+        let fixture = try Fixture()
+        writeConfig(fixture)
+        chmod(fixture.tmp.path, 0o755)
+        chmod(fixture.storage, 0o755)
+        chmod(fixture.database, 0o644)
+        chmod(fixture.tmp.sub("none.conf"), 0o644)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path, "run", "--db", fixture.database,
+                             "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let output = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 66 && output.contains("Permission denied") {
+            // The build tree is not searchable by uid 65534 on this machine; nothing to learn here.
+            return
+        }
+        #expect(process.terminationStatus == 77, "\(output)")
+        #expect(output.contains("the storage directory '\(fixture.storage)' is not writable"))
+    }
+
     @Test("SIGHUP with a broken configuration keeps the running one and goes on; a fixed one takes effect")
     func reloadBadConfig() throws {
         let fixture = try Fixture()
