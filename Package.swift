@@ -54,7 +54,10 @@ let package = Package(
         .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
         .testTarget(
             name: "ExportCleanupTests",
-            dependencies: ["ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests",
@@ -68,6 +71,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
         // Runs the built binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage"], swiftSettings: strict),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
     ]
 )

@@ -6,9 +6,10 @@ import GRDB
 /// - Opens an existing database only (a missing file is an error, never created), sets a busy timeout and
 ///   leaves the journal mode as the application set it.
 /// - Reads candidates by keyset pagination on the rowid through the `status` index, so a sweep's cost grows
-///   with the rows of the swept statuses, not with the table. Rows whose datetime text is well-formed and
-///   clearly later than the cutoff (SQLite's `julianday`, with a one-second margin) are filtered out in SQL;
-///   every other row of the status is returned for the policy to decide or report.
+///   with the rows of the swept statuses, not with the table. Rows whose timestamp ``StoredDateTime`` reads
+///   as later than the cutoff are filtered out in SQL (through an SQL function over that same parser, so SQL
+///   and the policy never disagree on a value); every other row of the status is returned for the policy to
+///   decide or report.
 /// - Updates are compare-and-set (`WHERE id = ? AND status = ? AND file_path IS ?`) in one IMMEDIATE
 ///   transaction per batch; no transaction is held while files are touched.
 public final class SQLiteJobStore: JobStore {
@@ -37,6 +38,10 @@ public final class SQLiteJobStore: JobStore {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.foreignKeysEnabled = false
         configuration.label = "export-cleanup"
+        configuration.prepareDatabase { db in
+            db.add(function: Self.laterFunction)
+            db.add(function: Self.readableFunction)
+        }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
@@ -68,11 +73,9 @@ public final class SQLiteJobStore: JobStore {
         -> (jobs: [ExportJob], next: JobCursor?)
     {
         let sql = rule == .completed ? Self.completedSQL : Self.failedSQL
-        // One second of margin: julianday() is a double; the policy decides exactly.
-        let bound = cutoff.julianDay + 1.0 / 86_400
         do {
             let rows = try queue.read { db in
-                try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cursor?.key ?? Int64.min, bound, limit])
+                try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cursor?.key ?? Int64.min, cutoff.microseconds, limit])
             }
             var jobs: [ExportJob] = []
             jobs.reserveCapacity(rows.count)
@@ -115,7 +118,7 @@ public final class SQLiteJobStore: JobStore {
             var plans: [CleanupRule: String] = [:]
             for rule in CleanupRule.allCases {
                 let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + (rule == .completed ? Self.completedSQL : Self.failedSQL),
-                                            arguments: [0, 0.0, 1])
+                                            arguments: [0, 0, 1])
                 plans[rule] = rows.map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
             }
             return plans
@@ -126,20 +129,35 @@ public final class SQLiteJobStore: JobStore {
 
     private static let columnsSQL = "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at"
 
-    /// Rows whose datetime text is well formed and more than the margin after the cutoff are left out.
-    private static func laterThanCutoff(_ column: String) -> String {
-        "(typeof(\(column)) = 'text' AND \(column) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]*' AND julianday(\(column)) > ?2)"
+    /// `export_cleanup_later(value, cutoff)`: 1 when `value` is text that ``StoredDateTime`` reads as an instant
+    /// after `cutoff` (microseconds since 1970), else 0. SQLite's own `julianday()` is not used: it returns NULL
+    /// for forms the application writes (`-0800`, `+05`), which would hide due rows, and accepts forms the policy
+    /// rejects (`2023-02-30`, `24:00:00`), which would hide rows that must be reported.
+    static let laterFunction = DatabaseFunction("export_cleanup_later", argumentCount: 2, pure: true) { values in
+        guard case .string(let text) = values[0].storage, case .int64(let cutoff) = values[1].storage,
+            let instant = StoredDateTime.parse(text: text)
+        else { return false }
+        return instant.microseconds > cutoff
     }
 
+    /// `export_cleanup_readable(value)`: 1 when `value` is text that ``StoredDateTime`` reads, else 0.
+    static let readableFunction = DatabaseFunction("export_cleanup_readable", argumentCount: 1, pure: true) { values in
+        guard case .string(let text) = values[0].storage else { return false }
+        return StoredDateTime.parse(text: text) != nil
+    }
+
+    /// A completed row is left out only when its completed_at is readable and later than the cutoff and its
+    /// expires_at (if set) is readable: an unreadable value the rule needs is always returned, to be reported.
     static let completedSQL = """
         SELECT \(columnsSQL) FROM export_jobs
-        WHERE status = 'completed' AND rowid > ?1 AND NOT \(laterThanCutoff("completed_at"))
+        WHERE status = 'completed' AND rowid > ?1
+            AND NOT (export_cleanup_later(completed_at, ?2) AND (expires_at IS NULL OR export_cleanup_readable(expires_at)))
         ORDER BY rowid LIMIT ?3
         """
 
     static let failedSQL = """
         SELECT \(columnsSQL) FROM export_jobs
-        WHERE status = 'failed' AND rowid > ?1 AND file_path IS NOT NULL AND NOT \(laterThanCutoff("created_at"))
+        WHERE status = 'failed' AND rowid > ?1 AND file_path IS NOT NULL AND NOT export_cleanup_later(created_at, ?2)
         ORDER BY rowid LIMIT ?3
         """
 
