@@ -58,7 +58,8 @@ public struct RetentionPolicy: Sendable, Hashable {
     /// How long a failed export's partial file is kept, in microseconds.
     public var failedAgeMicroseconds: Int64
 
-    /// A policy from hours (fractions allowed): retention of completed exports, age of failed ones.
+    /// A policy from hours (fractions allowed): retention of completed exports, age of failed ones. A negative,
+    /// NaN or infinite value keeps those files forever.
     public init(retentionHours: Double = 24, failedAgeHours: Double = 1) {
         retentionMicroseconds = Self.microseconds(hours: retentionHours)
         failedAgeMicroseconds = Self.microseconds(hours: failedAgeHours)
@@ -108,9 +109,10 @@ public struct RetentionPolicy: Sendable, Hashable {
         }
     }
 
+    /// Hours as microseconds. A negative, NaN or infinite duration means "keep forever" (when in doubt, keep).
     private static func microseconds(hours: Double) -> Int64 {
         let value = (hours * 3_600_000_000).rounded()
-        guard value.isFinite else { return value > 0 ? .max : 0 }
-        return value >= 9.2e18 ? .max : max(0, Int64(value))
+        guard value.isFinite, value >= 0 else { return .max }
+        return value >= 9.2e18 ? .max : Int64(value)
     }
 }

@@ -51,7 +51,8 @@ public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// The rule that maps a record's `file_path` to an entry of the storage directory: a pure function, no disk.
 ///
-/// A `file_path` names an entry only if it is non-empty, holds no NUL, no `.` or `..` component, is at most
+/// A `file_path` names an entry only if it is non-empty, holds no NUL, no `..` component (a `.` component is
+/// only allowed where it changes nothing, not as the last one), is at most
 /// `PATH_MAX` bytes, its last component is a plain name, and its directory is the storage directory (for an
 /// absolute path: the storage path made absolute, or its real path; for a relative path: the storage path as
 /// configured; a bare name is taken as an entry). The name must be `…_{job_id}_{YYYYMMDD_HHMMSS}.{ext}` with

@@ -154,4 +154,13 @@ struct RetentionPolicyTests {
         #expect(forever.decide(completed(.text("0001-01-01 00:00:00")), now: now) != .due(.completed))
         #expect(forever.decide(failed(.text("0001-01-01 00:00:00")), now: now) != .due(.failed))
     }
+
+    @Test("NaN and negative durations keep forever instead of deleting at once", arguments: [Double.nan, -1, -Double.infinity])
+    func nonsenseDurationsKeep(hours: Double) {
+        let policy = RetentionPolicy(retentionHours: hours, failedAgeHours: hours)
+        #expect(policy.retentionMicroseconds == .max)
+        #expect(policy.failedAgeMicroseconds == .max)
+        #expect(policy.decide(completed(.text("2000-01-01 00:00:00")), now: now) != .due(.completed))
+        #expect(policy.decide(failed(.text("2000-01-01 00:00:00")), now: now) != .due(.failed))
+    }
 }
