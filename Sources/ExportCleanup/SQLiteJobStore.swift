@@ -101,7 +101,7 @@ public final class SQLiteJobStore: JobStore {
             try queue.inTransaction(.immediate) { db in
                 let statement = try db.cachedStatement(sql: Self.updateSQL)
                 for update in updates {
-                    try statement.execute(arguments: [update.newStatus, update.job.id, update.job.status, Self.databaseValue(update.job.filePath)])
+                    try statement.execute(arguments: [update.newStatus, update.job.id, update.job.status, update.job.filePath.databaseValue])
                     applied.append(db.changesCount == 1)
                 }
                 return .commit
@@ -166,13 +166,7 @@ public final class SQLiteJobStore: JobStore {
     // MARK: - Values
 
     private static func stored(_ row: Row, _ index: Int) -> StoredValue {
-        switch (row[index] as DatabaseValue).storage {
-        case .null: return .null
-        case .int64(let value): return .integer(value)
-        case .double(let value): return .real(value)
-        case .string(let value): return .text(value)
-        case .blob(let data): return .blob(Array(data))
-        }
+        StoredValue(row[index] as DatabaseValue)
     }
 
     private static func text(_ row: Row, _ index: Int) -> String {
@@ -180,16 +174,6 @@ public final class SQLiteJobStore: JobStore {
         case .text(let value): return value
         case .null: return ""
         case let other: return other.description
-        }
-    }
-
-    private static func databaseValue(_ value: StoredValue) -> DatabaseValue {
-        switch value {
-        case .null: return .null
-        case .integer(let value): return value.databaseValue
-        case .real(let value): return value.databaseValue
-        case .text(let value): return value.databaseValue
-        case .blob(let bytes): return Data(bytes).databaseValue
         }
     }
 
@@ -205,5 +189,29 @@ public final class SQLiteJobStore: JobStore {
     private static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
         return "\(error)"
+    }
+}
+
+extension StoredValue {
+    /// The value as GRDB binds it, with the same storage class.
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .integer(let value): return value.databaseValue
+        case .real(let value): return value.databaseValue
+        case .text(let value): return value.databaseValue
+        case .blob(let bytes): return Data(bytes).databaseValue
+        }
+    }
+
+    /// A value as SQLite stored it.
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let value): self = .integer(value)
+        case .double(let value): self = .real(value)
+        case .string(let value): self = .text(value)
+        case .blob(let data): self = .blob(Array(data))
+        }
     }
 }

@@ -1,3 +1,5 @@
+import ExportStorage
+
 /// Reads the datetimes the application stores.
 ///
 /// Accepted, all as TEXT: `YYYY-MM-DD HH:MM:SS` with an optional fraction of 1 to 9 digits (SQLAlchemy writes
@@ -43,7 +45,7 @@ public enum StoredDateTime {
             b[10] == 32 || b[10] == 84 || b[10] == 116,
             let hour = number(11, 2), b[13] == 58, let minute = number(14, 2), b[16] == 58, let second = number(17, 2)
         else { return nil }
-        guard year >= 1, (1...12).contains(month), day >= 1, day <= monthLength(year, month),
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= Int64(CivilCalendar.daysInMonth(year: Int(year), month: Int(month))),
             hour < 24, minute < 60, second < 60
         else { return nil }
         var i = 19
@@ -83,17 +85,9 @@ public enum StoredDateTime {
             }
         }
         guard i == n else { return nil }
-        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let days = Int64(CivilCalendar.daysSinceEpoch(year: Int(year), month: Int(month), day: Int(day)))
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return UTCInstant(microseconds: seconds * 1_000_000 + micros)
-    }
-
-    private static func monthLength(_ year: Int64, _ month: Int64) -> Int64 {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 }
 

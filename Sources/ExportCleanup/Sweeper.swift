@@ -66,10 +66,30 @@ public final class Sweeper {
         let clockStart = UTCInstant.now()
         var logger = self.logger
         logger[metadataKey: "sweep_id"] = "\(sweepID)"
-        if !options.dryRun { try storage.lock(wait: options.waitForLock) }
+        var report = SweepReport(sweepID: sweepID, dryRun: options.dryRun, startedAt: clockStart, now: now)
+        if !options.dryRun {
+            // Waiting polls instead of blocking in flock, so a waiting sweep still answers isCancelled (and
+            // whatever heartbeat the caller keeps there).
+            var waitingLogged = false
+            while true {
+                do {
+                    try storage.lock(wait: false)
+                    break
+                } catch where error.code == .locked && options.waitForLock {
+                    if !waitingLogged {
+                        logger.info("waiting for the sweep lock: \(error.message)")
+                        waitingLogged = true
+                    }
+                    if isCancelled() {
+                        report.interrupted = true
+                        return report
+                    }
+                    usleep(200_000)
+                }
+            }
+        }
         defer { if !options.dryRun { storage.unlock() } }
 
-        var report = SweepReport(sweepID: sweepID, dryRun: options.dryRun, startedAt: clockStart, now: now)
         logger.debug("sweep started", metadata: ["dry_run": "\(options.dryRun)", "now": "\(now.iso8601)"])
         rules: for rule in CleanupRule.allCases {
             let cutoff = options.policy.cutoff(for: rule, now: now)

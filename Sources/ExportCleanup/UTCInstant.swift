@@ -74,13 +74,3 @@ public struct UTCInstant: Sendable, Hashable, Comparable, CustomStringConvertibl
         return (date, time, micros)
     }
 }
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
-}

@@ -176,29 +176,33 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
         guard let year = number(1..<5), let month = number(5..<7), let day = number(7..<9),
             let hour = number(10..<12), let minute = number(12..<14), let second = number(14..<16)
         else { return nil }
-        guard year >= 1970, (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+        guard year >= 1970, (1...12).contains(month), day >= 1, day <= CivilCalendar.daysInMonth(year: year, month: month),
             hour < 24, minute < 60, second < 60
         else { return nil }
-        return Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400
+        return Int64(CivilCalendar.daysSinceEpoch(year: year, month: month, day: day)) * 86_400
             + Int64(hour * 3600 + minute * 60 + second)
     }
 }
 
-/// Days in a month of the proleptic Gregorian calendar.
-func daysInMonth(year: Int, month: Int) -> Int {
-    switch month {
-    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-    case 4, 6, 9, 11: return 30
-    default: return 31
+/// Date arithmetic of the proleptic Gregorian calendar in UTC, with no time zone and no Foundation calendar:
+/// shared by the naming rule and the database datetime parser.
+public enum CivilCalendar {
+    /// Days in `month` (1–12) of `year`.
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
-}
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm); no time zone is involved.
-func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yearOfEra = y - era * 400
-    let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-    return era * 146_097 + dayOfEra - 719_468
+    /// Days since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
+    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import ExportStorage
 
 /// Exit codes (sysexits), as documented in the README.
@@ -29,7 +30,12 @@ enum Exit {
         switch error.code {
         case .invalidExportType, .invalidJobID, .invalidFormat, .invalidTimestamp, .ambiguousName: return usage
         case .locked: return temporary
-        case .storageDirectory, .notADirectory: return error.errno == nil || error.errno == 2 ? noInput : cannotCreate
+        case .storageDirectory, .notADirectory:
+            switch error.errno {
+            case nil, ENOENT?: return noInput
+            case EACCES?, EPERM?: return noPermission
+            default: return cannotCreate
+            }
         case .createFile, .fileExists, .systemCall: return cannotCreate
         }
     }

@@ -73,8 +73,8 @@ public final class ApplicationDatabase {
                 """)
             for row in rows {
                 try statement.execute(arguments: [
-                    row.id, row.exportType, row.format, row.status, Self.value(row.filePath), row.fileSizeBytes,
-                    Self.value(row.createdAt), Self.value(row.completedAt), Self.value(row.expiresAt), row.errorMessage,
+                    row.id, row.exportType, row.format, row.status, row.filePath.databaseValue, row.fileSizeBytes,
+                    row.createdAt.databaseValue, row.completedAt.databaseValue, row.expiresAt.databaseValue, row.errorMessage,
                 ])
             }
         }
@@ -87,14 +87,4 @@ public final class ApplicationDatabase {
 
     /// The SQLAlchemy text of an instant: `2023-11-16 14:30:22.123456`.
     public static func text(_ instant: UTCInstant) -> StoredValue { .text(instant.databaseText) }
-
-    private static func value(_ value: StoredValue) -> DatabaseValue {
-        switch value {
-        case .null: return .null
-        case .integer(let v): return v.databaseValue
-        case .real(let v): return v.databaseValue
-        case .text(let v): return v.databaseValue
-        case .blob(let bytes): return Data(bytes).databaseValue
-        }
-    }
 }
