@@ -85,7 +85,7 @@ private func tableRow(_ output: String, _ name: String) -> [String]? {
     output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == name }
 }
 
-/// Runs a program to completion (for `setpriv`).
+/// Runs a program to completion (for `setpriv` and `date`).
 private func runProgram(_ executable: String, _ arguments: [String]) throws -> Binary.Result {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -293,7 +293,11 @@ struct SweepCommandTests {
         }
         var outcomes: [[String: [String]]] = []
         var dryRuns: [[String]] = []
-        for zone in ["Asia/Tokyo", "America/Los_Angeles"] {
+        for (zone, offset) in [("Asia/Tokyo", "+0900"), ("America/Los_Angeles", "-0800")] {
+            // The zone is really in effect for libc in a child spawned with it (without tzdata, glibc would silently
+            // take it as UTC, and a parser reading local time would pass this test).
+            let local = try runProgram("/usr/bin/env", ["TZ=\(zone)", "date", "-d", "@1700145022", "+%z"])
+            #expect(local.stdout == offset + "\n", "TZ=\(zone) is not in effect: \(local.stdout)\(local.stderr)")
             let fixture = try make()
             let dry = try Binary.run(fixture.sweepArguments + ["--dry-run"], environment: ["TZ": zone])
             #expect(dry.status == 0)

@@ -1,9 +1,6 @@
 import ExportCleanup
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// 2023-11-16 14:30:22 UTC.
 private let base: Int64 = 1_700_145_022
@@ -133,32 +130,5 @@ struct StoredDateTimeTests {
         #expect(UTCInstant(microseconds: .min + 1).adding(microseconds: -10).microseconds == .min)
         // julianDay matches SQLite's julianday() of the same text (2460265.104422720 for the sample).
         #expect(abs(sample.julianDay - 2_460_265.104_422_720) < 1e-8)
-    }
-}
-
-/// The parser must not read `TZ`: a value without offset is UTC whatever the process's time zone.
-@Suite("stored datetimes under other time zones", .serialized)
-struct StoredDateTimeTimeZoneTests {
-    @Test("same instants under TZ=Asia/Tokyo and TZ=America/Los_Angeles", arguments: ["Asia/Tokyo", "America/Los_Angeles", "UTC"])
-    func independentOfTZ(zone: String) {
-        let saved = getenv("TZ").map { String(cString: $0) }
-        setenv("TZ", zone, 1)
-        tzset()
-        defer {
-            if let saved { setenv("TZ", saved, 1) } else { unsetenv("TZ") }
-            tzset()
-        }
-        // The zone is really in effect for libc (else this test could not fail).
-        var now = time_t(base)
-        var local = tm()
-        localtime_r(&now, &local)
-        let expectedOffset = ["Asia/Tokyo": 9 * 3600, "America/Los_Angeles": -8 * 3600, "UTC": 0][zone]!
-        #expect(local.tm_gmtoff == expectedOffset)
-
-        for (text, expected) in accepted {
-            #expect(StoredDateTime.parse(text: text)?.microseconds == expected, "\(text) under \(zone)")
-        }
-        #expect(UTCInstant(microseconds: micros(base, 123_456)).databaseText == "2023-11-16 14:30:22.123456")
-        #expect(UTCInstant(seconds: base).iso8601 == "2023-11-16T14:30:22Z")
     }
 }

@@ -16,17 +16,6 @@ enum PrivateJournal {
         journaldCandidates.first { access($0, X_OK) == 0 }
     }
 
-    /// The probe sits next to the test bundle in the build products directory.
-    static var probePath: String {
-        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
-        let count = buffer.withUnsafeMutableBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { readlink("/proc/self/exe", $0.baseAddress!, $0.count) }
-        }
-        let executable = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : CommandLine.arguments[0]
-        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("SystemdSupportProbe")
-            .path
-    }
-
     static let environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
 
     /// Why the test cannot run here, or nil.
@@ -114,7 +103,7 @@ enum PrivateJournal {
         let scriptPath = directory.file("journal-test.sh")
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let result = try run([
-            "unshare", "--mount", "--propagation", "private", "/bin/sh", scriptPath, journald ?? "", probePath, identifier,
+            "unshare", "--mount", "--propagation", "private", "/bin/sh", scriptPath, journald ?? "", Probe.path, identifier,
             String(expected), directory.path,
         ])
         let journaldLog = (try? String(contentsOfFile: directory.file("journald.log"), encoding: .utf8)) ?? ""

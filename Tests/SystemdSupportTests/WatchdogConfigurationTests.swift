@@ -45,19 +45,83 @@ struct WatchdogConfigurationTests {
     }
 }
 
-extension ProcessEnvironmentTests {
-    /// The pure parser agrees with libsystemd's `sd_watchdog_enabled`.
-    @Suite struct WatchdogLibsystemdTests {
-        @Test(arguments: [
-            ("2000000", String?.none), ("2000000", "own"), ("2000000", "other"), ("0", String?.none), ("x", String?.none),
-        ])
-        func agreesWithLibsystemd(usec: String, pid: String?) {
-            let own = getpid()
-            let pidValue = pid.map { $0 == "own" ? String(own) : String(own + 1) }
-            withEnvironment(["WATCHDOG_USEC": usec, "WATCHDOG_PID": pidValue]) {
-                let parsed = WatchdogConfiguration(watchdogUSec: usec, watchdogPID: pidValue, ownPID: own)
-                #expect(WatchdogConfiguration.fromLibsystemd() == parsed)
+/// The pure parser agrees with libsystemd's `sd_watchdog_enabled`, both evaluated by `SystemdSupportProbe watchdog` in a
+/// child process spawned with the variables in its environment.
+struct WatchdogLibsystemdTests {
+    /// How `WATCHDOG_PID` is set for the probe.
+    enum PIDValue: Sendable, CustomTestStringConvertible {
+        case unset
+        /// The probe's own pid (`$$` of a shell that then `exec`s the probe, keeping its pid).
+        case own
+        /// The test process's pid: a parent's watchdog, inherited.
+        case parent
+        case literal(String)
+
+        var testDescription: String {
+            switch self {
+            case .unset: return "unset"
+            case .own: return "own"
+            case .parent: return "parent"
+            case .literal(let value): return "\"\(value)\""
             }
         }
+    }
+
+    /// The probe's `key=value` lines.
+    static func probe(usec: String?, pid: PIDValue) throws -> [String: String] {
+        var variables: [String: String] = [:]
+        variables["WATCHDOG_USEC"] = usec
+        let result: Probe.Result
+        switch pid {
+        case .own:
+            result = try Probe.run(
+                ["-c", "WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$0\" watchdog", Probe.path],
+                environment: Probe.environment(variables), executable: "/bin/sh")
+        case .unset, .parent, .literal:
+            if case .parent = pid { variables["WATCHDOG_PID"] = String(getpid()) }
+            if case .literal(let value) = pid { variables["WATCHDOG_PID"] = value }
+            result = try Probe.run(["watchdog"], environment: Probe.environment(variables))
+        }
+        guard result.status == 0 else { throw TestFailure("probe exited \(result.status): \(result.stderr)") }
+        var values: [String: String] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { throw TestFailure("unexpected probe output: \(result.stdout)") }
+            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return values
+    }
+
+    @Test(arguments: [
+        (String?.none, PIDValue.unset, UInt64?.none),
+        ("2000000", .unset, 2_000_000),
+        ("2000000", .own, 2_000_000),
+        ("2000000", .parent, nil),
+        ("2000000", .literal("0"), nil),
+        ("2000000", .literal("x"), nil),
+        ("1", .unset, 1),
+        ("0", .unset, nil),
+        ("x", .unset, nil),
+        ("", .unset, nil),
+        ("18446744073709551615", .unset, nil),  // USEC_INFINITY
+        ("18446744073709551616", .unset, nil),  // overflows
+        (nil, .own, nil),
+    ])
+    func agreesWithLibsystemd(usec: String?, pid: PIDValue, timeout: UInt64?) throws {
+        let values = try Self.probe(usec: usec, pid: pid)
+        let ownPID = try #require(values["pid"].flatMap { Int32($0) }, "\(values)")
+        #expect(values["env.WATCHDOG_USEC"] == usec)
+        switch pid {
+        case .unset: #expect(values["env.WATCHDOG_PID"] == nil)
+        case .own: #expect(values["env.WATCHDOG_PID"] == String(ownPID))
+        case .parent: #expect(values["env.WATCHDOG_PID"] == String(getpid()) && ownPID != getpid())
+        case .literal(let value): #expect(values["env.WATCHDOG_PID"] == value)
+        }
+        let expected = timeout.map(String.init) ?? "off"
+        #expect(values["libsystemd"] == expected, "sd_watchdog_enabled")
+        #expect(values["parsed"] == expected, "WatchdogConfiguration(watchdogUSec:watchdogPID:ownPID:)")
+        // The probe's parser saw the same inputs as this one would.
+        let parsed = WatchdogConfiguration(
+            watchdogUSec: values["env.WATCHDOG_USEC"], watchdogPID: values["env.WATCHDOG_PID"], ownPID: ownPID)
+        #expect(parsed?.timeoutMicroseconds == timeout)
     }
 }
