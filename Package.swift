@@ -76,6 +76,7 @@ let package = Package(
             dependencies: [
                 "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
     ]

@@ -424,6 +424,7 @@ final class Fixture {
 
     /// Forgets the expectation for a job the test changed itself (e.g. the application's retry).
     func replace(_ id: String, status: String, filePath: String?) {
+        if jobs[id] == nil { order.append(id) }
         jobs[id] = Job(id: id, status: status, filePath: filePath, due: nil)
     }
 
