@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
         // Naming convention, the storage directory, safe file creation and removal. No SQLite, no systemd.
@@ -74,6 +75,15 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // Attacks the daemon: kill -9 mid-sweep, lock contention, hostile records, file-system faults, fuzzing.
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
     ]
 )

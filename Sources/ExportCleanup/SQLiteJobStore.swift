@@ -45,6 +45,12 @@ public final class SQLiteJobStore: JobStore {
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
+            // GRDB reads the schema while opening: a write lock held beyond the busy timeout is temporary (75),
+            // not an unreadable database.
+            if let error = error as? DatabaseError, error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                throw JobStoreError(.busy, path: path,
+                                    message: "database '\(path)' stayed locked beyond the busy timeout while opening it: the application holds a long write transaction; try again later or raise EXPORT_CLEANUP_BUSY_TIMEOUT_MS")
+            }
             throw JobStoreError(.cannotOpen, path: path, message: "cannot open database '\(path)': \(Self.describe(error)); check that it is an SQLite file this user may read and write")
         }
     }

@@ -33,8 +33,11 @@ public final class OpenStorageDirectory {
         let fd = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let openErrno = errno
+            // Linux reports a symlink opened with O_DIRECTORY|O_NOFOLLOW as ENOTDIR, not ELOOP: look at the entry.
+            var entry = stat()
+            let isSymlink = (openErrno == ELOOP || openErrno == ENOTDIR) && lstat(directory.path, &entry) == 0 && entry.st_mode & S_IFMT == S_IFLNK
             switch openErrno {
-            case ELOOP:
+            case _ where isSymlink:
                 throw ExportStorageError(.notADirectory, path: directory.path, errno: openErrno,
                                          message: "storage directory '\(directory.path)' is a symbolic link, which is never followed: configure the real directory")
             case ENOTDIR:

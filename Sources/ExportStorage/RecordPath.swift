@@ -118,7 +118,7 @@ public struct RecordPathRule: Sendable, Hashable {
             // A name that only fails the strict grammar (e.g. an id with more '_') may still carry the id.
             return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(notExport(name, jobID: jobID))
         }
-        if parsed.jobID == jobID { return .success(()) }
+        if parsed.jobID.utf8.elementsEqual(jobID.utf8) { return .success(()) }
         // One-word ids after multi-word types read back differently; check the position instead.
         return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(.otherJobsFile(name: name))
     }
@@ -130,16 +130,22 @@ public struct RecordPathRule: Sendable, Hashable {
     }
 
     /// `{something}_{jobID}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx}` with a non-empty `something`.
+    ///
+    /// Compared byte for byte: `String` comparison is Unicode canonical equivalence, under which an NFC id
+    /// (`é`) would claim the file of another job whose id is the NFD spelling (`e` + U+0301); the database
+    /// compares ids as bytes, and so must this check.
     private static func looselyCarries(_ name: String, jobID: String) -> Bool {
-        guard !jobID.isEmpty, let dot = name.lastIndex(of: ".") else { return false }
-        guard ExportFormat(rawValue: String(name[name.index(after: dot)...])) != nil else { return false }
-        let stem = name[..<dot]
-        guard stem.utf8.count > 16 else { return false }
-        let stamp = stem.suffix(16)
+        let bytes = Array(name.utf8)
+        let id = Array(jobID.utf8)
+        guard !id.isEmpty, let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        guard ExportFormat(rawValue: String(decoding: bytes[(dot + 1)...], as: UTF8.self)) != nil else { return false }
+        let stem = bytes[..<dot]
+        guard stem.count > 16 else { return false }
         // Reuse the strict parser for the timestamp by building a minimal valid name around it.
-        guard ExportFileName.parse("t_i\(stamp).csv") != nil else { return false }
+        guard ExportFileName.parse("t_i" + String(decoding: stem.suffix(16), as: UTF8.self) + ".csv") != nil else { return false }
         let head = stem.dropLast(16)
-        return head.hasSuffix("_\(jobID)") && head.utf8.count > jobID.utf8.count + 1
+        let marker = [UInt8(ascii: "_")] + id
+        return head.count > marker.count && head.suffix(marker.count).elementsEqual(marker)
     }
 
     private func isStorageDirectory(_ path: String) -> Bool {
