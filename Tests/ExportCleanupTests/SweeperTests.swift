@@ -450,4 +450,35 @@ struct SweeperTests {
         try probe.lock(wait: false)
         probe.unlock()
     }
+
+    @Test("a waiting sweep polls the lock, answers isCancelled while it waits, and sweeps once the lock is free")
+    func waitForLock() throws {
+        let fixture = try Mixed.make()
+        let holder = try fixture.storage.open()
+        try holder.lock(wait: false)
+        var waitOptions = options
+        waitOptions.waitForLock = true
+
+        // Cancelled while waiting: nothing is touched.
+        let before = try fixture.snapshots()
+        var asked = 0
+        let cancelled = try fixture.sweeper().sweep(options: waitOptions, now: fixedNow, isCancelled: {
+            asked += 1
+            return asked >= 3
+        })
+        #expect(cancelled.interrupted)
+        #expect(asked == 3, "isCancelled is asked between lock attempts")
+        #expect(cancelled.total.examined == 0)
+        #expect(try fixture.snapshots() == before)
+
+        // Released while waiting: the sweep goes on.
+        asked = 0
+        let report = try fixture.sweeper().sweep(options: waitOptions, now: fixedNow, isCancelled: {
+            asked += 1
+            if asked == 2 { holder.unlock() }
+            return false
+        })
+        #expect(!report.interrupted)
+        #expect(report.total.removed == 8 && report.total.recordsUpdated == 10)
+    }
 }
