@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "ExportCleanupConfig", targets: ["ExportCleanupConfig"]),
         .executable(name: "export-cleanup", targets: ["export-cleanup"]),
+        .executable(name: "export-cleanup-bench", targets: ["export-cleanup-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -50,6 +51,15 @@ let package = Package(
                 "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The benchmark: a sweep (fresh process) against the floor, and how it scales. See BENCHMARKS.md.
+        .executableTarget(
+            name: "export-cleanup-bench",
+            dependencies: [
+                "ExportCleanup", "ExportStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
         .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),

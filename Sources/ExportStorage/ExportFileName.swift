@@ -81,22 +81,61 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { fileName }
 
     /// Reads a file name back into its parts, or `nil` when it does not follow the naming rule.
+    ///
+    /// Works on the name's UTF-8 bytes in one pass (a sweep parses every due record's name, and `stats` every
+    /// entry of the directory): the words are checked as they are split, so the result needs no second
+    /// validation. It accepts exactly what ``init(exportType:jobID:secondsSinceEpoch:format:)`` accepts.
     public static func parse(_ name: String) -> ExportFileName? {
-        var utf8 = Array(name.utf8)
-        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
-        guard let format = ExportFormat(rawValue: String(decoding: utf8[(dot + 1)...], as: UTF8.self)) else { return nil }
-        utf8.removeSubrange(dot...)
+        var name = name
+        return name.withUTF8 { parse(bytes: $0) }
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> ExportFileName? {
+        guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        let format: ExportFormat
+        switch UnsafeBufferPointer(rebasing: bytes[(dot + 1)...]) {
+        case let ext where ext.elementsEqual("csv".utf8): format = .csv
+        case let ext where ext.elementsEqual("json".utf8): format = .json
+        case let ext where ext.elementsEqual("xlsx".utf8): format = .xlsx
+        default: return nil
+        }
         // "_YYYYMMDD_HHMMSS" is 16 bytes.
-        guard utf8.count > 16 else { return nil }
-        let stamp = utf8.suffix(16)
-        guard let seconds = parseTimestamp(Array(stamp)) else { return nil }
-        let stem = utf8.dropLast(16)
-        let words = stem.split(separator: UInt8(ascii: "_"), omittingEmptySubsequences: false)
-        guard words.count >= 2, words.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isWordByte) }) else { return nil }
-        let idWordCount = words.count >= 3 ? 2 : 1
-        let type = words.dropLast(idWordCount).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "_")
-        let id = words.suffix(idWordCount).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "_")
-        return try? ExportFileName(exportType: type, jobID: id, secondsSinceEpoch: seconds, format: format)
+        guard dot > 16, let seconds = parseTimestamp(UnsafeBufferPointer(rebasing: bytes[(dot - 16)..<dot])) else { return nil }
+        let stemEnd = dot - 16
+        // Words of the stem: non-empty, of word bytes, separated by single '_'. Remember the last two separators.
+        var words = 0
+        var wordStart = 0
+        var lastSeparator = -1, previousSeparator = -1
+        for index in 0...stemEnd {
+            if index == stemEnd || bytes[index] == UInt8(ascii: "_") {
+                guard index > wordStart else { return nil }
+                words += 1
+                if index < stemEnd {
+                    previousSeparator = lastSeparator
+                    lastSeparator = index
+                    wordStart = index + 1
+                }
+            } else if !isWordByte(bytes[index]) {
+                return nil
+            }
+        }
+        guard words >= 2 else { return nil }
+        // The job id is the last two words when there are three or more, else the last one.
+        let split = words >= 3 ? previousSeparator : lastSeparator
+        guard split <= maximumTokenLength, stemEnd - split - 1 <= maximumTokenLength else { return nil }
+        let type = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<split]), as: UTF8.self)
+        let id = String(decoding: UnsafeBufferPointer(rebasing: bytes[(split + 1)..<stemEnd]), as: UTF8.self)
+        // Every rule of the validating initializer holds by construction: tokens of word bytes and single '_',
+        // at most 50 bytes, an id of at most two words, a one-word type whenever the id has one word (two
+        // words in all), and a timestamp from 1970 to 9999.
+        return ExportFileName(unchecked: type, jobID: id, secondsSinceEpoch: seconds, format: format)
+    }
+
+    private init(unchecked exportType: String, jobID: String, secondsSinceEpoch: Int64, format: ExportFormat) {
+        self.exportType = exportType
+        self.jobID = jobID
+        self.secondsSinceEpoch = secondsSinceEpoch
+        self.format = format
     }
 
     /// Checks an export type against the naming rule.
@@ -162,7 +201,7 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses `_YYYYMMDD_HHMMSS` (16 bytes) into seconds since 1970, checking that the date is real.
-    private static func parseTimestamp(_ bytes: [UInt8]) -> Int64? {
+    private static func parseTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard bytes.count == 16, bytes[0] == UInt8(ascii: "_"), bytes[9] == UInt8(ascii: "_") else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

@@ -95,7 +95,8 @@ public final class OpenStorageDirectory {
 
     /// Removes (or inspects) the entry `name` of this directory if it is a regular file.
     public func removeEntry(named name: String, dryRun: Bool = false) -> RemovalOutcome {
-        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+        // Bytes, not Characters: "/\u{301}" is one Character that is not "/", but the kernel sees a separator.
+        guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), name != ".", name != ".." else {
             return .refused(.invalidPath("'\(name)' is not a plain entry name"))
         }
         var info = stat()

@@ -96,7 +96,7 @@ public struct RecordPathRule: Sendable, Hashable {
         let parts = Self.components(filePath)
         if parts.contains("..") { return .failure(.invalidPath("it has a '..' component")) }
         if parts.contains(".") && parts.last == "." { return .failure(.invalidPath("its last component is '.'")) }
-        if isStorageDirectory(filePath) { return .failure(.storageDirectoryItself) }
+        if isStorageDirectory(parts: parts, absolute: filePath.hasPrefix("/")) { return .failure(.storageDirectoryItself) }
         guard let name = parts.last else { return .failure(.invalidPath("it has no file name")) }
         let parent = Array(parts.dropLast()).filter { $0 != "." }
         let inside: Bool
@@ -149,12 +149,18 @@ public struct RecordPathRule: Sendable, Hashable {
     }
 
     private func isStorageDirectory(_ path: String) -> Bool {
-        let parts = Self.components(path).filter { $0 != "." }
-        if path.hasPrefix("/") { return absoluteSpellings.contains(parts) }
+        isStorageDirectory(parts: Self.components(path), absolute: path.hasPrefix("/"))
+    }
+
+    private func isStorageDirectory(parts: [String], absolute: Bool) -> Bool {
+        let parts = parts.filter { $0 != "." }
+        if absolute { return absoluteSpellings.contains(parts) }
         return !configuredIsAbsolute && parts == configuredComponents
     }
 
+    /// The path's components, split on the byte `/` as the kernel does (not on `Character`s: a `/` followed by
+    /// a combining mark is one `Character` but still a separator for `unlinkat`).
     static func components(_ path: String) -> [String] {
-        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -41,6 +41,13 @@ struct RecordPathRuleTests {
         #expect(rule.entryName(forRecordPath: path, jobID: id) == .failure(expected))
     }
 
+    @Test("a '/' followed by a combining mark is still a separator (the kernel splits on the byte)")
+    func combiningMarkAfterSlash() {
+        // "/\u{301}" is one Character that is not "/", but unlinkat would walk through "sub".
+        let path = "/srv/app/exports/sub/\u{301}x_\(id)_20231116_143022.csv"
+        #expect(rule.entryName(forRecordPath: path, jobID: id) == .failure(.outsideStorage(parent: "/srv/app/exports/sub")))
+    }
+
     @Test("refuses paths longer than PATH_MAX")
     func tooLong() {
         let path = "/srv/app/exports/" + String(repeating: "a/", count: 2100) + good
@@ -95,6 +102,13 @@ struct RemovalTests {
         let path = tmp.write("exports/\(name)", bytes: 7)
         #expect(dir.remove(recordPath: path, jobID: id, dryRun: true) == .wouldRemove(bytes: 7))
         #expect(exists(path))
+    }
+
+    @Test("an entry name holding a '/' byte is refused, even after a combining mark")
+    func slashBeforeCombiningMark() throws {
+        let (_, dir) = try setUp()
+        let name = "sub/\u{301}x"
+        #expect(dir.removeEntry(named: name) == .refused(.invalidPath("'\(name)' is not a plain entry name")))
     }
 
     @Test("a missing file is already missing, not an error")

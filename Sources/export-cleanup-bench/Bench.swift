@@ -1,0 +1,347 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import ExportCleanup
+import ExportStorage
+import Foundation
+import GRDB
+
+@main
+struct ExportCleanupBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-cleanup-bench",
+        abstract: "Measures a sweep of export-cleanup against the floor (unlinkat loop + one bulk UPDATE), and how it scales.",
+        discussion: """
+            Generates a database with the application's schema and SQLAlchemy datetime text plus the export files, \
+            then runs `export-cleanup sweep --json` as a fresh process and, on an identical copy, the floor. Prints \
+            jobs, due, wall time, files removed per second, peak RSS (wait4's ru_maxrss of the child) and the ratio. \
+            Then the scaling runs: the same due jobs inside a table --scale times larger, peak RSS at --rss-jobs and \
+            --scale times that, and a sweep with nothing due over the larger table.
+
+            Build first (release), then run:
+              swift build -c release && .build/release/export-cleanup-bench --jobs 200000
+            """,
+        subcommands: [RunCommand.self, FloorCommand.self],
+        defaultSubcommand: RunCommand.self)
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Runs the benchmark (the default).")
+
+    @Option(help: "Jobs in the main data set.") var jobs = 200_000
+    @Option(help: "Working directory (default: a new one under $TMPDIR or /var/tmp, removed afterwards unless --keep).")
+    var dir: String?
+    @Flag(help: "Keep the working directory.") var keep = false
+    @Option(help: "Scaling factor for the scaling runs.") var scale = 10
+    @Flag(name: .customLong("skip-scaling"), help: "Only the sweep / floor comparison.") var skipScaling = false
+    @Option(name: .customLong("rss-jobs"), help: "The smaller job count of the peak-RSS scaling run (the larger is --scale times it).")
+    var rssJobs = 100_000
+    @Option(help: "RunResults of the sweep and of the floor each (the median is reported).") var `repeat` = 3
+    @Option(help: "The export-cleanup binary (default: the one next to this executable).") var binary: String?
+
+    func validate() throws {
+        guard jobs >= 100 else { throw ValidationError("--jobs must be at least 100") }
+        guard scale >= 2 else { throw ValidationError("--scale must be at least 2") }
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        let binary = try resolveBinary()
+        let root = try makeRoot()
+        defer {
+            if keep { log("kept \(root)") } else { removeTree(root) }
+        }
+        let bench = Runner(root: root, binary: binary, repeats: `repeat`)
+        try bench.prepareCommon()
+        print(machineSummary(binary: binary))
+
+        // Main: sweep vs floor at --jobs.
+        var main = try bench.dataset(name: "main", jobs: jobs, history: 0)
+        var sweeps: [RunResult] = []
+        var floors: [RunResult] = []
+        for trial in 1...`repeat` {
+            sweeps.append(try bench.sweep(&main, label: "sweep \(trial)/\(`repeat`)"))
+            floors.append(try bench.floor(&main, label: "floor \(trial)/\(`repeat`)"))
+            if sweeps.last!.endState != floors.last!.endState {
+                throw BenchError("the sweep and the floor left different end states:\nsweep: \(sweeps.last!.endState)\nfloor: \(floors.last!.endState)")
+            }
+        }
+        let sweep = RunResult.median(sweeps)
+        let floor = RunResult.median(floors)
+        print("")
+        print("## Sweep vs floor (\(jobs) jobs, median of \(`repeat`); both fresh processes on identical copies)")
+        print("")
+        var table = Table(["run", "jobs", "due", "files removed", "wall s", "files/s", "peak RSS MiB", "ratio to floor"])
+        table.add(["export-cleanup sweep (process)", "\(jobs)", "\(sweep.due)", "\(sweep.removed)", fmt(sweep.wall), rate(sweep.removed, sweep.wall),
+                   mib(sweep.rssKiB), fmt(sweep.wall / floor.wall, 2)])
+        table.add(["  its own duration_seconds", "", "", "", fmt(sweep.inner), rate(sweep.removed, sweep.inner), "",
+                   fmt(sweep.inner / floor.inner, 2)])
+        table.add(["floor: unlinkat loop + 1 UPDATE (process)", "\(jobs)", "\(floor.due)", "\(floor.removed)", fmt(floor.wall),
+                   rate(floor.removed, floor.wall), mib(floor.rssKiB), "1.00"])
+        table.add(["  its own unlink + UPDATE time", "", "", "", fmt(floor.inner), rate(floor.removed, floor.inner), "", "1.00"])
+        print(table.render())
+        print("")
+        print("floor detail (median run): \(floor.detail)")
+        print("sweep: user \(fmt(sweep.user)) s, system \(fmt(sweep.system)) s; floor: user \(fmt(floor.user)) s, system \(fmt(floor.system)) s")
+        print("all runs, wall s: sweep \(sweeps.map { fmt($0.wall) }.joined(separator: " ")); floor \(floors.map { fmt($0.wall) }.joined(separator: " "))")
+        print("end states identical (rows by status and file_path, files left): yes")
+        print("data: \(main.summary)")
+
+        guard !skipScaling else { return }
+        bench.drop(main)
+
+        // (a) Same due jobs inside a table `scale` times larger (the extra rows are history).
+        var large = try bench.dataset(name: "history", jobs: jobs, history: jobs * (scale - 1))
+        let inLarge = try bench.sweep(&large, label: "sweep, same due in \(scale)x table")
+        bench.drop(large)
+
+        // (b) Peak RSS at rssJobs and scale × rssJobs; (c) a second sweep of the larger one: nothing due.
+        var small = try bench.dataset(name: "rss-small", jobs: rssJobs, history: 0)
+        let rssSmall = try bench.sweep(&small, label: "sweep \(rssJobs) jobs")
+        bench.drop(small)
+        var big = try bench.dataset(name: "rss-big", jobs: rssJobs * scale, history: 0)
+        let rssBig = try bench.sweep(&big, label: "sweep \(rssJobs * scale) jobs")
+        let nothing = try bench.sweepAgain(big, label: "sweep again, nothing due")
+        bench.drop(big)
+
+        print("")
+        print("## Scaling")
+        print("")
+        var scaling = Table(["case", "rows", "due", "files removed", "process wall s", "duration_seconds", "peak RSS MiB", "compared with"])
+        scaling.add(["base (sweep above, median)", "\(jobs)", "\(sweep.due)", "\(sweep.removed)", fmt(sweep.wall), fmt(sweep.inner), mib(sweep.rssKiB), ""])
+        scaling.add(["(a) same due, \(scale)x table (history rows)", "\(jobs * scale)", "\(inLarge.due)", "\(inLarge.removed)", fmt(inLarge.wall),
+                     fmt(inLarge.inner), mib(inLarge.rssKiB), "duration \(fmt(inLarge.inner / sweep.inner, 2))x base"])
+        scaling.add(["(b) \(rssJobs) jobs", "\(rssJobs)", "\(rssSmall.due)", "\(rssSmall.removed)", fmt(rssSmall.wall), fmt(rssSmall.inner),
+                     mib(rssSmall.rssKiB), ""])
+        scaling.add(["(b) \(rssJobs * scale) jobs", "\(rssJobs * scale)", "\(rssBig.due)", "\(rssBig.removed)", fmt(rssBig.wall), fmt(rssBig.inner),
+                     mib(rssBig.rssKiB), "RSS \(fmt(Double(rssBig.rssKiB) / Double(rssSmall.rssKiB), 2))x"])
+        scaling.add(["(c) nothing due (second sweep of (b))", "\(rssJobs * scale)", "\(nothing.due)", "\(nothing.removed)", fmt(nothing.wall, 3),
+                     fmt(nothing.inner, 3), mib(nothing.rssKiB), ""])
+        print(scaling.render())
+        print("")
+        print("(c) rows then: \(nothing.endState)")
+    }
+
+    private func resolveBinary() throws -> String {
+        let path: String
+        if let binary {
+            path = binary
+        } else {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+            guard count > 0 else { throw BenchError("cannot find this executable; pass --binary") }
+            let me = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            path = (me as NSString).deletingLastPathComponent + "/export-cleanup"
+        }
+        guard access(path, X_OK) == 0 else {
+            throw BenchError("no export-cleanup binary at \(path): run `swift build -c release` first (it builds both), or pass --binary")
+        }
+        return path
+    }
+
+    private func makeRoot() throws -> String {
+        if let dir {
+            let absolute = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+            try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+            guard (try FileManager.default.contentsOfDirectory(atPath: absolute)).isEmpty else {
+                throw BenchError("--dir \(absolute) is not empty: give an empty or new directory")
+            }
+            return absolute
+        }
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+        var template = Array((base + "/export-cleanup-bench.XXXXXX").utf8CString)
+        guard mkdtemp(&template) != nil else { throw BenchError("cannot create a directory under \(base)") }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func machineSummary(binary: String) -> String {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "machine: \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, Linux \(release); binary \(binary)"
+    }
+}
+
+/// One measured run.
+struct RunResult {
+    var wall: Double
+    /// The run's own timing: the sweep's `duration_seconds`, the floor's unlink + UPDATE time.
+    var inner: Double
+    var rssKiB: Int
+    var user: Double
+    var system: Double
+    var due: Int
+    var removed: Int
+    var endState: String
+    var detail: String
+
+    static func median(_ runs: [RunResult]) -> RunResult {
+        runs.sorted { $0.wall < $1.wall }[runs.count / 2]
+    }
+}
+
+/// A laid-out data set: its master database and due list, copied for every run.
+struct LaidOut {
+    var dataset: Dataset
+    var name: String
+    var master: String
+    var dueList: String
+    var generateSeconds: Double
+    var createSeconds: [Double] = []
+    var files = 0
+    var bytes: Int64 = 0
+
+    var summary: String {
+        "\(dataset.jobs + dataset.history) rows written in \(fmt(generateSeconds)) s (one transaction); "
+            + "\(files) files (\(bytes / 1024) KiB) created per run in \(createSeconds.map { fmt($0) }.joined(separator: ", ")) s"
+    }
+}
+
+struct Runner {
+    let root: String
+    let binary: String
+    let repeats: Int
+    var run: String { root + "/run" }
+    var storage: String { run + "/exports" }
+    var database: String { run + "/exports.db" }
+    var config: String { root + "/empty.conf" }
+
+    /// The child's whole environment: nothing of ours (no EXPORT_* variable, no journal) leaks into the sweep.
+    let environment = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
+
+    func prepareCommon() throws {
+        // An empty configuration file: `--config` must name a readable file; an empty one sets nothing.
+        guard FileManager.default.createFile(atPath: config, contents: Data()) else { throw BenchError("cannot write \(config)") }
+        try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+    }
+
+    func dataset(name: String, jobs: Int, history: Int) throws -> LaidOut {
+        let dataset = Dataset(jobs: jobs, history: history, now: .now(), storagePath: storage)
+        let master = root + "/data/\(name).db"
+        let dueList = root + "/data/\(name).due"
+        log("generating \(name): \(jobs) jobs + \(history) history rows")
+        let start = monotonicSeconds()
+        try dataset.writeDatabase(at: master)
+        let generated = monotonicSeconds() - start
+        try dataset.writeDueList(at: dueList)
+        return LaidOut(dataset: dataset, name: name, master: master, dueList: dueList, generateSeconds: generated)
+    }
+
+    func drop(_ laidOut: LaidOut) {
+        removeTree(laidOut.master)
+        removeTree(laidOut.dueList)
+        removeTree(run)
+    }
+
+    /// Lays out a fresh, identical copy: a new run directory, a copy of the master database, the files created anew
+    /// (new inodes in a new directory: no run sees another's leftovers). Then `sync`, so that no write-back of the
+    /// set-up lands in the measurement.
+    func layOut(_ laidOut: inout LaidOut) throws {
+        removeTree(run)
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: laidOut.master, toPath: database)
+        try StorageDirectory(path: storage).prepare()
+        let start = monotonicSeconds()
+        let (files, bytes) = try laidOut.dataset.createFiles(in: storage)
+        laidOut.createSeconds.append(monotonicSeconds() - start)
+        laidOut.files = files
+        laidOut.bytes = bytes
+        sync()
+        usleep(200_000)
+    }
+
+    func sweep(_ laidOut: inout LaidOut, label: String) throws -> RunResult {
+        try layOut(&laidOut)
+        return try sweepAgain(laidOut, label: label)
+    }
+
+    func sweepAgain(_ laidOut: LaidOut, label: String) throws -> RunResult {
+        sync()
+        let out = root + "/sweep.json", err = root + "/sweep.log"
+        let result = try spawnMeasured(
+            [binary, "sweep", "--db", database, "--storage", storage, "--json", "--config", config, "--log-target", "stderr"],
+            environment: environment, stdoutPath: out, stderrPath: err)
+        guard result.exitCode == 0 else {
+            throw BenchError("sweep exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any]
+        guard let report = json?["report"] as? [String: Any], let completed = report["completed"] as? [String: Any],
+            let failed = report["failed"] as? [String: Any], let duration = report["duration_seconds"] as? Double
+        else { throw BenchError("cannot read the sweep's JSON report in \(out)") }
+        func count(_ key: String) -> Int { (completed[key] as? Int ?? 0) + (failed[key] as? Int ?? 0) }
+        let measurement = RunResult(
+            wall: result.wallSeconds, inner: duration, rssKiB: result.maxRSSKiB, user: result.userSeconds, system: result.systemSeconds,
+            due: count("due"), removed: count("removed"), endState: try endState(), detail: "")
+        log("\(label): \(measurement.due) due, \(measurement.removed) removed, wall \(fmt(result.wallSeconds)) s, "
+            + "duration_seconds \(fmt(duration)), peak RSS \(mib(result.maxRSSKiB)) MiB")
+        if count("undecidable") + count("refused") + count("failed") > 0 {
+            throw BenchError("the sweep reported undecidable, refused or failed records: see \(out)")
+        }
+        return measurement
+    }
+
+    func floor(_ laidOut: inout LaidOut, label: String) throws -> RunResult {
+        try layOut(&laidOut)
+        let me = "/proc/self/exe"
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink(me, &buffer, buffer.count - 1)
+        let exe = String(decoding: buffer[..<max(0, length)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let out = root + "/floor.json", err = root + "/floor.log"
+        let result = try spawnMeasured([exe, "floor", "--db", database, "--storage", storage, "--list", laidOut.dueList],
+                                       environment: environment, stdoutPath: out, stderrPath: err)
+        guard result.exitCode == 0 else {
+            throw BenchError("floor exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        }
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let unlink = json["unlink_seconds"] as? Double, let update = json["update_seconds"] as? Double,
+            let listed = json["listed"] as? Int, let removed = json["removed"] as? Int
+        else { throw BenchError("cannot read the floor's output in \(out)") }
+        let measurement = RunResult(
+            wall: result.wallSeconds, inner: unlink + update, rssKiB: result.maxRSSKiB, user: result.userSeconds, system: result.systemSeconds,
+            due: listed, removed: removed, endState: try endState(),
+            detail: "unlinkat loop \(fmt(unlink)) s, bulk UPDATE \(fmt(update)) s, rows changed \(json["rows_changed"] ?? "?")")
+        log("\(label): \(listed) due, \(removed) removed, wall \(fmt(result.wallSeconds)) s, unlink \(fmt(unlink)) s + UPDATE \(fmt(update)) s, "
+            + "peak RSS \(mib(result.maxRSSKiB)) MiB")
+        return measurement
+    }
+
+    /// Rows by status and whether `file_path` is NULL, and the files left: equal after the sweep and the floor.
+    func endState() throws -> String {
+        let queue = try DatabaseQueue(path: database)
+        let groups = try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT status, file_path IS NULL AS gone, count(*) AS n FROM export_jobs GROUP BY 1, 2 ORDER BY 1, 2")
+                .map { "\($0["status"] as String? ?? "")\(($0["gone"] as Int? ?? 0) == 1 ? "/null" : "/path")=\($0["n"] as Int? ?? 0)" }
+        }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: storage).count) ?? -1
+        return groups.joined(separator: " ") + " files=\(files)"
+    }
+}
+
+/// A plain Markdown table.
+struct Table {
+    var rows: [[String]]
+    init(_ header: [String]) { rows = [header] }
+    mutating func add(_ row: [String]) { rows.append(row) }
+    func render() -> String {
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        func line(_ row: [String]) -> String {
+            "| " + zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |"
+        }
+        return ([line(rows[0]), "| " + widths.map { String(repeating: "-", count: $0) }.joined(separator: " | ") + " |"]
+            + rows.dropFirst().map(line)).joined(separator: "\n")
+    }
+}
+
+func fmt(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
+func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024, 1) }
+func rate(_ count: Int, _ seconds: Double) -> String { seconds > 0 ? String(Int((Double(count) / seconds).rounded())) : "-" }
+func log(_ message: String) {
+    let line = Array("[bench] \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+func removeTree(_ path: String) {
+    guard access(path, F_OK) == 0 else { return }
+    _ = try? spawnMeasured(["/bin/rm", "-rf", "--", path], environment: [], stdoutPath: "/dev/null", stderrPath: "/dev/null")
+}
