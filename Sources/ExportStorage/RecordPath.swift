@@ -101,9 +101,9 @@ public struct RecordPathRule: Sendable, Hashable {
         let parent = Array(parts.dropLast()).filter { $0 != "." }
         let inside: Bool
         if filePath.hasPrefix("/") {
-            inside = absoluteSpellings.contains(parent)
+            inside = absoluteSpellings.contains { Self.sameBytes($0, parent) }
         } else {
-            inside = parent.isEmpty || (!configuredIsAbsolute && parent == configuredComponents)
+            inside = parent.isEmpty || (!configuredIsAbsolute && Self.sameBytes(parent, configuredComponents))
         }
         guard inside else {
             let shown = (filePath.hasPrefix("/") ? "/" : "") + parent.joined(separator: "/")
@@ -154,8 +154,14 @@ public struct RecordPathRule: Sendable, Hashable {
 
     private func isStorageDirectory(parts: [String], absolute: Bool) -> Bool {
         let parts = parts.filter { $0 != "." }
-        if absolute { return absoluteSpellings.contains(parts) }
-        return !configuredIsAbsolute && parts == configuredComponents
+        if absolute { return absoluteSpellings.contains { Self.sameBytes($0, parts) } }
+        return !configuredIsAbsolute && Self.sameBytes(parts, configuredComponents)
+    }
+
+    /// Whether two component lists are the same bytes. Swift's `==` on strings is canonical equivalence (NFC and
+    /// NFD spellings compare equal), but the kernel names directories by bytes.
+    static func sameBytes(_ a: [String], _ b: [String]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
     }
 
     /// The path's components, split on the byte `/` as the kernel does (not on `Character`s: a `/` followed by

@@ -48,6 +48,14 @@ struct RecordPathRuleTests {
         #expect(rule.entryName(forRecordPath: path, jobID: id) == .failure(.outsideStorage(parent: "/srv/app/exports/sub")))
     }
 
+    @Test("a parent directory spelled in another Unicode normalization is another directory")
+    func normalization() {
+        let nfc = RecordPathRule(storagePath: "/srv/caf\u{E9}", absolutePaths: ["/srv/caf\u{E9}"])
+        #expect(nfc.entryName(forRecordPath: "/srv/caf\u{E9}/\(good)", jobID: id) == .success(good))
+        #expect(nfc.entryName(forRecordPath: "/srv/cafe\u{301}/\(good)", jobID: id) == .failure(.outsideStorage(parent: "/srv/cafe\u{301}")))
+        #expect(nfc.entryName(forRecordPath: "/srv/cafe\u{301}", jobID: id) != .failure(.storageDirectoryItself))
+    }
+
     @Test("refuses paths longer than PATH_MAX")
     func tooLong() {
         let path = "/srv/app/exports/" + String(repeating: "a/", count: 2100) + good
