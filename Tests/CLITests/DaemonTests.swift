@@ -107,6 +107,32 @@ struct DaemonTests {
         #expect(expired + untouched == 6000)
     }
 
+    @Test("SIGHUPs during a sweep queue exactly one more sweep")
+    func hangupsDuringASweepQueueOne() throws {
+        let fixture = try Fixture()
+        writeConfig(fixture)
+        try fixture.addManyDue(4000)
+        let listener = NotifyListener(directory: fixture.tmp.path)
+        let daemon = try start(fixture, listener, extra: ["--batch-size", "50"])
+        try listener.wait(for: "sweep progress") { $0.hasPrefix("STATUS=Sweeping:") && !$0.contains("starting") }
+        for _ in 0..<3 {
+            daemon.signal(SIGHUP)
+            usleep(20_000)
+        }
+        // The first sweep must still be running when the third SIGHUP arrives for this test to mean anything.
+        let idle = try listener.wait(for: "idle", timeout: 30) { $0.hasPrefix("STATUS=Idle.") }
+        let messages = listener.all
+        let reloadsBeforeIdle = messages[..<idle].filter { $0.hasPrefix("RELOADING=1") }.count
+        #expect(reloadsBeforeIdle == 3, "all three SIGHUPs were handled while sweeping: \(messages)")
+        #expect(messages[..<idle].filter { $0 == "STATUS=Sweeping: starting" }.count == 2,
+                "the first sweep and exactly one queued sweep: \(messages)")
+        usleep(300_000)
+        #expect(listener.all.filter { $0 == "STATUS=Sweeping: starting" }.count == 2, "no further sweep was queued")
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 2) == 0)
+        #expect(daemon.stderr.components(separatedBy: "sweep finished").count - 1 == 2)
+    }
+
     @Test("start-up failures exit with the design's codes and tell systemd why (ERRNO=, STATUS=)")
     func startupFailures() throws {
         let fixture = try Fixture()
