@@ -81,16 +81,18 @@ let package = Package(
             path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
+        // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(
             name: "CLITests",
-            dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // Attacks the daemon: kill -9 mid-sweep, lock contention, hostile records, file-system faults, fuzzing.
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig",
+                "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 import ExportCleanup
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -7,10 +8,10 @@ import Glibc
 
 @Suite("export-cleanup run under a real NOTIFY_SOCKET")
 struct DaemonTests {
-    func start(_ fixture: Fixture, _ listener: NotifyListener, extra: [String] = [], environment: [String: String] = [:]) throws -> DaemonProcess {
-        try DaemonProcess(
+    func start(_ fixture: Fixture, _ listener: NotifyListener, extra: [String] = [], environment: [String: String] = [:]) throws -> BackgroundProcess {
+        try BackgroundProcess(
             ["run", "--db", fixture.database, "--storage", fixture.storage, "--log-target", "stderr", "--config", fixture.tmp.sub("none.conf")] + extra,
-            environment: ["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }, directory: fixture.tmp.path)
+            environment: ["NOTIFY_SOCKET": listener.path].merging(environment) { $1 }, stderrPath: fixture.tmp.path + "/daemon.stderr")
     }
 
     func writeConfig(_ fixture: Fixture, _ text: String = "") {
@@ -139,8 +140,8 @@ struct DaemonTests {
         writeConfig(fixture)
         let listener = NotifyListener(directory: fixture.tmp.path)
 
-        let missingDB = try DaemonProcess(["run", "--db", fixture.tmp.sub("nope.db"), "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
-                                          environment: ["NOTIFY_SOCKET": listener.path], directory: fixture.tmp.path)
+        let missingDB = try BackgroundProcess(["run", "--db", fixture.tmp.sub("nope.db"), "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
+                                          environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
         #expect(missingDB.waitForExit(timeout: 10) == 66)
         #expect(missingDB.stderr.contains(fixture.tmp.sub("nope.db")))
         try listener.wait(for: "ERRNO=2") { $0.contains("ERRNO=2") && $0.contains("STATUS=Cannot start") }
@@ -149,19 +150,19 @@ struct DaemonTests {
         let noTable = fixture.tmp.sub("empty.db")
         _ = try ApplicationDatabase(creatingAt: noTable)
         _ = try Fixture.sqlite(noTable, "DROP TABLE export_jobs")
-        let schema = try DaemonProcess(["run", "--db", noTable, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
-                                       environment: ["NOTIFY_SOCKET": listener.path], directory: fixture.tmp.path)
+        let schema = try BackgroundProcess(["run", "--db", noTable, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
+                                       environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
         #expect(schema.waitForExit(timeout: 10) == 65)
         #expect(schema.stderr.contains("no table 'export_jobs'"))
 
-        let storage = try DaemonProcess(["run", "--db", fixture.database, "--storage", fixture.tmp.sub("missing-dir"), "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
-                                        environment: ["NOTIFY_SOCKET": listener.path], directory: fixture.tmp.path)
+        let storage = try BackgroundProcess(["run", "--db", fixture.database, "--storage", fixture.tmp.sub("missing-dir"), "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
+                                        environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
         #expect(storage.waitForExit(timeout: 10) == 66)
         #expect(storage.stderr.contains("missing-dir"))
 
         writeConfig(fixture, "EXPORT_CLEANUP_RETENTION_HOUR=5\n")
         let count = listener.all.count
-        let config = try DaemonProcess(["run", "--config", fixture.tmp.sub("none.conf")], environment: ["NOTIFY_SOCKET": listener.path], directory: fixture.tmp.path)
+        let config = try BackgroundProcess(["run", "--config", fixture.tmp.sub("none.conf")], environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
         #expect(config.waitForExit(timeout: 10) == 78)
         #expect(config.stderr.contains("none.conf:1"))
         #expect(config.stderr.contains("EXPORT_CLEANUP_RETENTION_HOURS"))

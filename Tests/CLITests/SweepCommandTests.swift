@@ -2,6 +2,7 @@ import ExportCleanup
 import ExportStorage
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -83,28 +84,6 @@ private final class SweepFixture {
 /// The cells of a table row of the readable report (`completed`, `failed` or `total`), split on spaces.
 private func tableRow(_ output: String, _ name: String) -> [String]? {
     output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == name }
-}
-
-/// Runs a program to completion (for `setpriv` and `date`).
-private func runProgram(_ executable: String, _ arguments: [String]) throws -> Binary.Result {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    var environment = ProcessInfo.processInfo.environment
-    for key in environment.keys where key.hasPrefix("EXPORT_") || key == "NOTIFY_SOCKET" || key == "JOURNAL_STREAM" { environment[key] = nil }
-    process.environment = environment
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    nonisolated(unsafe) var errData = Data()
-    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
-    return Binary.Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
 }
 
 private func json(_ text: String) throws -> [String: Any] {
@@ -236,7 +215,7 @@ struct SweepCommandTests {
         #expect(chown(fixture.database, 65534, 65534) == 0)
         let file = try fixture.path("exp_s1", createdHours: -49)
 
-        let result = try runProgram("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path] + fixture.sweepArguments + ["--json"])
+        let result = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path] + fixture.sweepArguments + ["--json"], executable: "/usr/bin/setpriv")
         #expect(result.status == 1, "\(result.stderr)")
         let report = try #require(try json(result.stdout)["report"] as? [String: Any])
         let completed = try #require(report["completed"] as? [String: Any])
@@ -296,7 +275,7 @@ struct SweepCommandTests {
         for (zone, offset) in [("Asia/Tokyo", "+0900"), ("America/Los_Angeles", "-0800")] {
             // The zone is really in effect for libc in a child spawned with it (without tzdata, glibc would silently
             // take it as UTC, and a parser reading local time would pass this test).
-            let local = try runProgram("/usr/bin/env", ["TZ=\(zone)", "date", "-d", "@1700145022", "+%z"])
+            let local = try Binary.run(["TZ=\(zone)", "date", "-d", "@1700145022", "+%z"], executable: "/usr/bin/env")
             #expect(local.stdout == offset + "\n", "TZ=\(zone) is not in effect: \(local.stdout)\(local.stderr)")
             let fixture = try make()
             let dry = try Binary.run(fixture.sweepArguments + ["--dry-run"], environment: ["TZ": zone])

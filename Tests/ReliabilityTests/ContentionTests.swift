@@ -2,6 +2,7 @@ import ExportCleanup
 import ExportStorage
 import Foundation
 import Logging
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

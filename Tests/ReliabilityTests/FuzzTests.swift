@@ -3,6 +3,7 @@ import ExportCleanupConfig
 import ExportStorage
 import Foundation
 import PropertyBased
+import TestSupport
 import Testing
 
 extension Reliability {

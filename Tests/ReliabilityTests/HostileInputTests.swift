@@ -1,6 +1,7 @@
 import ExportCleanup
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,0 +1,179 @@
+public import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Helpers shared by the test targets that run the built binary (CLITests, ReliabilityTests).
+
+/// The built `export-cleanup` binary beside this test bundle.
+public enum Binary {
+    public static var path: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("export-cleanup").path
+    }
+
+    public struct Result {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var seconds: Double
+    }
+
+    /// The environment without anything that would change the binary's configuration or logging.
+    public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("EXPORT_") || key == "NOTIFY_SOCKET" || key == "JOURNAL_STREAM" || key.hasPrefix("WATCHDOG_") {
+            env[key] = nil
+        }
+        return env.merging(extra) { $1 }
+    }
+
+    /// Runs `executable` (the binary by default) to completion, collecting its output through files.
+    public static func run(_ arguments: [String], executable: String = Binary.path, environment: [String: String] = [:],
+                    cwd: String? = nil) throws -> Result {
+        let outPath = NSTemporaryDirectory() + "/reliab-out.\(getpid()).\(UInt32.random(in: 0 ... .max))"
+        _ = FileManager.default.createFile(atPath: outPath + ".o", contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath + ".e", contents: nil)
+        defer { unlink(outPath + ".o"); unlink(outPath + ".e") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = Self.environment(environment)
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: outPath + ".o")
+        process.standardError = FileHandle(forWritingAtPath: outPath + ".e")
+        let start = Date()
+        try process.run()
+        process.waitUntilExit()
+        let seconds = Date().timeIntervalSince(start)
+        return Result(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: outPath + ".o", encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: outPath + ".e", encoding: .utf8)) ?? "", seconds: seconds)
+    }
+
+}
+
+/// A background process (the daemon, or a sweep to kill), killed by PID if a test leaves it running.
+public final class BackgroundProcess {
+    public let process = Process()
+    public let stderrPath: String
+
+    public init(_ arguments: [String], executable: String = Binary.path, environment: [String: String] = [:], stderrPath: String? = nil) throws {
+        self.stderrPath = stderrPath ?? "/dev/null"
+        if let stderrPath { _ = FileManager.default.createFile(atPath: stderrPath, contents: nil) }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = Binary.environment(environment)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = stderrPath.flatMap { FileHandle(forWritingAtPath: $0) } ?? FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ number: Int32) { kill(pid, number) }
+
+    /// Waits for exit; returns the status, or nil on timeout.
+    public func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A real sd_notify listener: an AF_UNIX datagram socket bound before the daemon starts.
+public final class NotifyListener: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let messages = Mutex<[String]>([])
+    private let running = Atomic<Bool>(true)
+    private var thread: Thread?
+
+    public init(directory: String) {
+        path = directory + "/notify.sock"
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8).prefix(raw.count - 1)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        precondition(bound == 0, "bind \(path): \(errno)")
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while running.load(ordering: .relaxed) {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 {
+                    let text = String(decoding: buffer[0..<n], as: UTF8.self)
+                    messages.withLock { $0.append(text) }
+                }
+            }
+        }
+        thread.start()
+        self.thread = thread
+    }
+
+    public var all: [String] { messages.withLock { $0 } }
+
+    /// Waits until a datagram after index `from` satisfies `predicate`; returns its index.
+    @discardableResult
+    public func wait(for description: String, from: Int = 0, timeout: Double = 20, _ predicate: (String) -> Bool) throws -> Int {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let current = all
+            if current.count > from, let index = current[from...].firstIndex(where: predicate) { return index }
+            usleep(10_000)
+        }
+        throw TestFailure("no datagram '\(description)' within \(timeout) s after #\(from); got: \(all.suffix(8))")
+    }
+
+    deinit {
+        running.store(false, ordering: .relaxed)
+        while thread?.isFinished == false { usleep(10_000) }
+        close(fd)
+        unlink(path)
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+
+/// A fresh directory, removed with its contents on deinit.
+public final class TemporaryDirectory {
+    public let path: String
+
+    /// - Parameter memory: under `/dev/shm` when it is writable (fsync costs nothing on tmpfs, so thousands of
+    ///   commits stay fast), else the system temp dir.
+    public init(memory: Bool = false) {
+        let base = memory && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
+        var template = Array((base + "/export-cleanup-tests.XXXXXX").utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A path inside the directory.
+    public func sub(_ name: String) -> String { path + "/" + name }
+}
+
+/// Whether anything (even a dangling symlink) exists at `path`.
+public func fileExists(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0
+}
