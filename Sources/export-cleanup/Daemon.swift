@@ -67,16 +67,22 @@ final class Daemon: @unchecked Sendable {
                                     + "fix its owner or mode, or the unit's ReadWritePaths=", errno: code, exitCode: Exit.noPermission)
             }
         }
+        _ = try open(settings)
+    }
+
+    /// Opens the job store (checking its schema) and the storage directory, as a sweep needs them.
+    static func open(_ settings: CleanupSettings) throws(StartError) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
+        let store: SQLiteJobStore
         do {
-            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                           readOnly: true)
+            store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                       readOnly: settings.dryRun)
             try store.verifySchema()
         } catch {
             let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
             throw StartError(message: error.message, errno: errno, exitCode: SweepRun.exitCode(for: error))
         }
         do {
-            _ = try StorageDirectory(path: settings.storagePath).open()
+            return (store, try StorageDirectory(path: settings.storagePath).open())
         } catch {
             throw StartError(message: error.description, errno: error.errno ?? EINVAL, exitCode: Exit.code(for: error))
         }
@@ -139,14 +145,12 @@ final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// One sweep on the sweep queue. Opens the store and the storage directory anew each time.
+    /// One sweep on the sweep queue. Opens the store and the storage directory anew each time, so a replaced
+    /// database file or a storage directory swapped for a symlink is noticed.
     private func runSweep(settings: CleanupSettings, logger: Logger) -> Result<SweepReport, StartError> {
         heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
         do {
-            try Self.check(settings)
-            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                           readOnly: settings.dryRun)
-            let directory = try StorageDirectory(path: settings.storagePath).open()
+            let (store, directory) = try Self.open(settings)
             let sweeper = Sweeper(store: store, storage: directory, logger: logger)
             let report = try sweeper.sweep(
                 options: settings.sweepOptions(wait: true),
@@ -162,8 +166,6 @@ final class Daemon: @unchecked Sendable {
             return .success(report)
         } catch let error as StartError {
             return .failure(error)
-        } catch let error as JobStoreError {
-            return .failure(StartError(message: error.message, errno: EIO, exitCode: SweepRun.exitCode(for: error)))
         } catch let error as ExportStorageError {
             return .failure(StartError(message: error.description, errno: error.errno ?? EIO, exitCode: Exit.code(for: error)))
         } catch {
