@@ -38,35 +38,11 @@ enum PrivateJournal {
         return true
     }()
 
-    /// Runs a command found on PATH; kills it by PID after `timeout` seconds.
+    /// Runs a command found on PATH; after `timeout` seconds sends it SIGTERM (the script's trap stops journald).
     static func run(_ arguments: [String], timeout: Double = 60) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = environment
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let outPath = directory.file("out"), errPath = directory.file("err")
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)  // the script's trap stops journald
-        }
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
-        return (
-            process.terminationStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        )
+        let result = try Probe.run(arguments, environment: environment, executable: "/usr/bin/env", timeout: timeout,
+                                   timeoutSignal: SIGTERM)
+        return (result.status, result.stdout, result.stderr)
     }
 
     static let script = #"""

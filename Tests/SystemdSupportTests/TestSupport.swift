@@ -37,9 +37,9 @@ enum Probe {
     }
 
     /// Runs `executable` (the probe by default) with exactly `environment`, calling `whileRunning` repeatedly until it
-    /// has exited (it must return soon); kills it after `timeout` seconds.
+    /// has exited (it must return soon); sends it `timeoutSignal` after `timeout` seconds.
     static func run(
-        _ arguments: [String], environment: [String: String], executable: String = Probe.path, timeout: Double = 60,
+        _ arguments: [String], environment: [String: String], executable: String = Probe.path, timeout: Double = 60, timeoutSignal: Int32 = SIGKILL,
         whileRunning: () -> Void = { usleep(10_000) }
     ) throws -> Result {
         let process = Process()
@@ -61,7 +61,7 @@ enum Probe {
         let deadline = monotonicMicroseconds() + UInt64(timeout * 1_000_000)
         while process.isRunning {
             if monotonicMicroseconds() > deadline {
-                kill(process.processIdentifier, SIGKILL)
+                kill(process.processIdentifier, timeoutSignal)
                 break
             }
             whileRunning()
