@@ -10,12 +10,15 @@ import GRDB
 ///   as later than the cutoff are filtered out in SQL (through an SQL function over that same parser, so SQL
 ///   and the policy never disagree on a value); every other row of the status is returned for the policy to
 ///   decide or report.
-/// - Updates are compare-and-set (`WHERE id = ? AND status = ? AND file_path IS ?`) in one IMMEDIATE
-///   transaction per batch; no transaction is held while files are touched.
+/// - Updates are compare-and-set (`WHERE id = ? AND status = ? AND file_path IS ?`, the file_path's storage
+///   class included) in one IMMEDIATE transaction per batch, one statement per 1,000 rows (``bulkUpdateSQL(rows:)``);
+///   no transaction is held while files are touched.
 public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
     private let queue: DatabaseQueue
+    /// Whether updates go one statement per chunk (``bulkUpdateSQL(rows:)``, SQLite 3.35 or later) rather than one per row.
+    public let bulkUpdates: Bool
 
     /// The table the application writes.
     public static let table = "export_jobs"
@@ -26,7 +29,8 @@ public final class SQLiteJobStore: JobStore {
     /// - Parameters:
     ///   - busyTimeout: how long a statement waits for the application's locks, in seconds.
     ///   - readOnly: open read-only (dry runs): the file is never written.
-    public init(path: String, busyTimeout: Double = 5, readOnly: Bool = false) throws(JobStoreError) {
+    ///   - perRowUpdates: one compare-and-set statement per row even where bulk statements are available (tests).
+    public init(path: String, busyTimeout: Double = 5, readOnly: Bool = false, perRowUpdates: Bool = false) throws(JobStoreError) {
         self.path = path
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -53,6 +57,10 @@ public final class SQLiteJobStore: JobStore {
             }
             throw JobStoreError(.cannotOpen, path: path, message: "cannot open database '\(path)': \(Self.describe(error)); check that it is an SQLite file this user may read and write")
         }
+        // "3.40.1" -> [3, 40, 1]; RETURNING needs 3.35.
+        let version = ((try? queue.read { db in try String.fetchOne(db, sql: "SELECT sqlite_version()") }) ?? nil)?
+            .split(separator: ".").map { Int($0) ?? 0 } ?? []
+        bulkUpdates = !perRowUpdates && version.lexicographicallyPrecedes([3, 35, 0]) == false
     }
 
     public func verifySchema() throws(JobStoreError) {
@@ -104,11 +112,23 @@ public final class SQLiteJobStore: JobStore {
         do {
             var applied: [Bool] = []
             applied.reserveCapacity(updates.count)
+            let bulk = bulkUpdates
             try queue.inTransaction(.immediate) { db in
-                let statement = try db.cachedStatement(sql: Self.updateSQL)
-                for update in updates {
-                    try statement.execute(arguments: [update.newStatus, update.job.id, update.job.status, update.job.filePath.databaseValue])
-                    applied.append(db.changesCount == 1)
+                // Duplicate ids in one batch (never from a sweep) go row by row, where the first match wins.
+                if bulk, Set(updates.lazy.map(\.job.id)).count == updates.count {
+                    var start = updates.startIndex
+                    while start < updates.endIndex {
+                        let end = min(start + Self.bulkChunkRows, updates.endIndex)
+                        applied += try Self.applyBulk(updates[start..<end], db)
+                        start = end
+                    }
+                } else {
+                    applied.removeAll()
+                    let statement = try db.cachedStatement(sql: Self.updateSQL)
+                    for update in updates {
+                        try statement.execute(arguments: [update.newStatus, update.job.id, update.job.status, update.job.filePath.databaseValue])
+                        applied.append(db.changesCount == 1)
+                    }
                 }
                 return .commit
             }
@@ -116,6 +136,28 @@ public final class SQLiteJobStore: JobStore {
         } catch {
             throw map(error, doing: "update \(updates.count) records")
         }
+    }
+
+    /// One compare-and-set statement for a chunk of updates (see ``bulkUpdateSQL(rows:)``). An update is applied
+    /// when exactly one row with its id was updated, as ``updateSQL``'s `changes() == 1` per row.
+    private static func applyBulk(_ chunk: ArraySlice<JobUpdate>, _ db: Database) throws -> [Bool] {
+        var values: [(any DatabaseValueConvertible)?] = []
+        values.reserveCapacity(chunk.count * 4)
+        for update in chunk {
+            values.append(update.job.id)
+            values.append(update.job.status)
+            values.append(update.job.filePath.databaseValue)
+            values.append(update.newStatus)
+        }
+        // Not cached: the text depends on the chunk's size, and a prepared statement of a few thousand
+        // parameters is worth keeping only while it runs.
+        let statement = try db.makeStatement(sql: bulkUpdateSQL(rows: chunk.count))
+        var updatedByID: [String: Int] = [:]
+        let rows = try Row.fetchCursor(statement, arguments: StatementArguments(values))
+        while let row = try rows.next() {
+            if case .string(let id) = (row[0] as DatabaseValue).storage { updatedByID[id, default: 0] += 1 }
+        }
+        return chunk.map { updatedByID[$0.job.id] == 1 }
     }
 
     /// The query plans of the candidate queries (for tests and diagnostics).
@@ -167,7 +209,33 @@ public final class SQLiteJobStore: JobStore {
         ORDER BY rowid LIMIT ?3
         """
 
-    static let updateSQL = "UPDATE export_jobs SET status = ?, file_path = NULL WHERE id = ? AND status = ? AND file_path IS ?"
+    static let updateSQL = """
+        UPDATE export_jobs SET status = ?1, file_path = NULL WHERE id = ?2 AND status = ?3 AND file_path IS ?4 AND typeof(file_path) = typeof(?4)
+        """
+
+    /// Rows per bulk statement: 4 parameters each, well under SQLITE_MAX_VARIABLE_NUMBER (32,766 since 3.32;
+    /// UPDATE ... FROM needs 3.33 and RETURNING 3.35).
+    static let bulkChunkRows = 1000
+
+    /// The compare-and-set of ``updateSQL`` for `rows` updates at once: `(id, old status, old file_path, new
+    /// status)` per row, the ids of the rows updated returned.
+    ///
+    /// `file_path IS v.column3` alone would not be storage-class exact: the column's TEXT affinity is applied to
+    /// the VALUES operand (which has none), so a bound INTEGER 5 would match the TEXT '5', and INTEGER 5 matches
+    /// REAL 5.0 in a column without affinity. `typeof(...) = typeof(...)` makes the match exact: a row whose
+    /// file_path changed storage class meanwhile is left alone.
+    static func bulkUpdateSQL(rows: Int) -> String {
+        precondition(rows > 0)
+        var sql = "UPDATE export_jobs SET status = v.column4, file_path = NULL FROM (VALUES (?,?,?,?)"
+        sql.reserveCapacity(sql.utf8.count + rows * 12 + 300)
+        for _ in 1..<rows { sql += ",(?,?,?,?)" }
+        sql += """
+            ) AS v WHERE export_jobs.id = v.column1 AND export_jobs.status = v.column2 \
+            AND export_jobs.file_path IS v.column3 AND typeof(export_jobs.file_path) = typeof(v.column3) \
+            RETURNING export_jobs.id
+            """
+        return sql
+    }
 
     // MARK: - Values
 

@@ -259,6 +259,85 @@ struct JobStoreTests {
         #expect(try store.apply([]) == [])
     }
 
+    @Test("bulk and per-row compare-and-set give the same answers and the same rows", arguments: [1, 7, 2500])
+    func bulkMatchesPerRow(count: Int) throws {
+        func run(perRow: Bool) throws -> ([Bool], [String: [String]]) {
+            let fixture = try Fixture()
+            var rows: [ApplicationDatabase.Row] = []
+            for index in 0..<count {
+                let path: StoredValue = index % 5 == 0 ? .null : index % 7 == 0 ? .blob([UInt8(index % 256), 0]) : .text("/x/\(index)")
+                rows.append(.init(id: "exp_\(index)", status: index % 2 == 0 ? "completed" : "failed", filePath: path,
+                                  createdAt: sqlText(-100), completedAt: sqlText(-50)))
+            }
+            try fixture.insert(rows)
+            let store = try SQLiteJobStore(path: fixture.database, perRowUpdates: perRow)
+            #expect(store.bulkUpdates == !perRow)
+            let jobs = try allCandidates(store, .completed) + allCandidates(store, .failed)
+            // Every row but the failed ones without a file.
+            #expect(jobs.count == (0..<count).filter { !($0 % 5 == 0 && $0 % 2 == 1) }.count)
+            // The application changes some rows meanwhile: path, status, storage class, deletion.
+            try fixture.execute("""
+                UPDATE export_jobs SET file_path = file_path || 'b' WHERE CAST(substr(id, 5) AS INTEGER) % 11 = 1;
+                UPDATE export_jobs SET status = 'processing' WHERE CAST(substr(id, 5) AS INTEGER) % 13 = 2;
+                UPDATE export_jobs SET file_path = CAST(file_path AS BLOB) WHERE CAST(substr(id, 5) AS INTEGER) % 17 = 3;
+                DELETE FROM export_jobs WHERE CAST(substr(id, 5) AS INTEGER) % 19 = 4;
+                """)
+            let updates = jobs.map { JobUpdate(job: $0, newStatus: $0.status == "completed" ? "expired" : "failed") }
+            let applied = try store.apply(updates)
+            // Applying again changes nothing.
+            #expect(try store.apply(updates) == Array(repeating: false, count: updates.count))
+            return (applied, try fixture.snapshots())
+        }
+        let bulk = try run(perRow: false)
+        let perRow = try run(perRow: true)
+        #expect(bulk.0 == perRow.0)
+        #expect(bulk.1 == perRow.1)
+        #expect(bulk.0.contains(true) && (count < 7 || bulk.0.contains(false)))
+    }
+
+    @Test("compare-and-set on file_path is storage-class exact (no affinity conversion), bulk and per row", arguments: [false, true])
+    func compareAndSetStorageClass(perRow: Bool) throws {
+        func job(_ id: String, _ path: StoredValue) -> JobUpdate {
+            JobUpdate(job: ExportJob(id: id, exportType: "hotels", format: "csv", status: "failed", filePath: path,
+                                     createdAt: .text("2020-01-01 00:00:00"), completedAt: .null, expiresAt: .null), newStatus: "failed")
+        }
+        // The application's schema: file_path VARCHAR(500) has TEXT affinity, so it holds TEXT, BLOB or NULL; a
+        // bound INTEGER 5 would be converted to '5' by the comparison without the storage-class check.
+        let app = try Fixture()
+        try app.insert([
+            .init(id: "exp_t", status: "failed", filePath: .text("5"), createdAt: .text("2020-01-01 00:00:00")),
+            .init(id: "exp_b", status: "failed", filePath: .blob(Array("5".utf8)), createdAt: .text("2020-01-01 00:00:00")),
+        ])
+        let appStore = try SQLiteJobStore(path: app.database, perRowUpdates: perRow)
+        #expect(try appStore.apply([job("exp_t", .integer(5)), job("exp_b", .text("5"))]) == [false, false])
+        #expect(try appStore.apply([job("exp_t", .real(5)), job("exp_b", .integer(5))]) == [false, false])
+        #expect(try app.record("exp_t") == ["failed", "'5'"])
+        #expect(try app.record("exp_b") == ["failed", "X'35'"])
+        #expect(try appStore.apply([job("exp_t", .text("5")), job("exp_b", .blob(Array("5".utf8)))]) == [true, true])
+
+        // A table whose file_path has no affinity keeps every storage class as written.
+        let tmp = TemporaryDirectory()
+        let path = tmp.sub("loose.db")
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TABLE export_jobs (id TEXT PRIMARY KEY, export_type TEXT, format TEXT, status TEXT, file_path,
+                    created_at, completed_at, expires_at);
+                INSERT INTO export_jobs (id, status, file_path) VALUES ('exp_i', 'failed', 5), ('exp_t', 'failed', '5'),
+                    ('exp_r', 'failed', 5.0), ('exp_b', 'failed', X'35');
+                """)
+        }
+        let store = try SQLiteJobStore(path: path, perRowUpdates: perRow)
+        let wrong = [job("exp_i", .text("5")), job("exp_t", .integer(5)), job("exp_r", .integer(5)), job("exp_b", .text("5")),
+                     job("exp_i", .real(5)), job("exp_r", .text("5.0"))]
+        #expect(try store.apply(wrong) == Array(repeating: false, count: wrong.count))
+        let remaining = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT id || ' ' || typeof(file_path) FROM export_jobs ORDER BY id")
+        }
+        #expect(remaining == ["exp_b blob", "exp_i integer", "exp_r real", "exp_t text"])
+        let right = [job("exp_i", .integer(5)), job("exp_t", .text("5")), job("exp_r", .real(5)), job("exp_b", .blob(Array("5".utf8)))]
+        #expect(try store.apply(right) == [true, true, true, true])
+    }
+
     @Test("columns the store does not own stay byte-identical")
     func otherColumnsUntouched() throws {
         let fixture = try Fixture()
