@@ -6,7 +6,10 @@ import GRDB
 /// - Opens an existing database only (a missing file is an error, never created), sets a busy timeout and
 ///   leaves the journal mode as the application set it.
 /// - Reads candidates by keyset pagination on the rowid through the `status` index, so a sweep's cost grows
-///   with the rows of the swept statuses, not with the table. Rows whose timestamp ``StoredDateTime`` reads
+///   with the rows of the swept statuses, not with the table. When the operator has created the optional partial
+///   index ``failedIndex`` (`export-cleanup index --create`; found at opening by name and definition), the failed
+///   rule reads through it instead: only failed jobs that still have a file, not the failed history. Nothing in
+///   the schema is ever created or changed by opening or sweeping. Rows whose timestamp ``StoredDateTime`` reads
 ///   as later than the cutoff are filtered out in SQL (through an SQL function over that same parser, so SQL
 ///   and the policy never disagree on a value); every other row of the status is returned for the policy to
 ///   decide or report.
@@ -19,6 +22,9 @@ public final class SQLiteJobStore: JobStore {
     private let queue: DatabaseQueue
     /// Whether updates go one statement per chunk (``bulkUpdateSQL(rows:)``, SQLite 3.35 or later) rather than one per row.
     public let bulkUpdates: Bool
+    /// Whether the failed rule reads through the optional ``failedIndex`` (found at opening, name and definition
+    /// verified); otherwise through `ix_export_jobs_status`.
+    public let usesFailedIndex: Bool
 
     /// The table the application writes.
     public static let table = "export_jobs"
@@ -61,6 +67,8 @@ public final class SQLiteJobStore: JobStore {
         let version = ((try? queue.read { db in try String.fetchOne(db, sql: "SELECT sqlite_version()") }) ?? nil)?
             .split(separator: ".").map { Int($0) ?? 0 } ?? []
         bulkUpdates = !perRowUpdates && version.lexicographicallyPrecedes([3, 35, 0]) == false
+        let failedIndexState = (try? queue.read { db in try Self.state(of: Self.failedIndex, db) }) ?? .absent
+        usesFailedIndex = failedIndexState == .present
     }
 
     public func verifySchema() throws(JobStoreError) {
@@ -86,7 +94,7 @@ public final class SQLiteJobStore: JobStore {
     public func candidates(for rule: CleanupRule, cutoff: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
         -> (jobs: [ExportJob], next: JobCursor?)
     {
-        let sql = rule == .completed ? Self.completedSQL : Self.failedSQL
+        let sql = rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
         do {
             let rows = try queue.read { db in
                 try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cursor?.key ?? Int64.min, cutoff.microseconds, limit])
@@ -165,12 +173,104 @@ public final class SQLiteJobStore: JobStore {
         try queue.read { db in
             var plans: [CleanupRule: String] = [:]
             for rule in CleanupRule.allCases {
-                let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + (rule == .completed ? Self.completedSQL : Self.failedSQL),
+                let sql = rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
+                let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql,
                                             arguments: [0, 0, 1])
                 plans[rule] = rows.map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
             }
             return plans
         }
+    }
+
+    // MARK: - Optional indexes
+
+    /// An index export-cleanup can use but never creates by itself: the operator creates it with
+    /// `export-cleanup index --create` (the application owns the schema).
+    public struct OptionalIndex: Sendable, Hashable {
+        /// The index name.
+        public var name: String
+        /// Its definition, as `sqlite_master.sql` holds it (`CREATE INDEX name ON ...`).
+        public var definition: String
+        /// What it is for.
+        public var purpose: String
+
+        /// `CREATE INDEX IF NOT EXISTS ...`.
+        public var createStatement: String {
+            "CREATE INDEX IF NOT EXISTS " + definition.dropFirst("CREATE INDEX ".count)
+        }
+    }
+
+    /// Whether an optional index is in the database.
+    public enum IndexState: Sendable, Hashable {
+        /// No index of that name.
+        case absent
+        /// Present with exactly the expected definition (whitespace aside).
+        case present
+        /// An index of that name with another definition (or on another table): not used, not replaced.
+        case different(String)
+    }
+
+    /// The failed jobs that still have a file, in rowid order: the failed rule reads these, where
+    /// `ix_export_jobs_status` would also walk every failed job whose file is long gone (history that grows forever).
+    /// Its terms are the failed query's own (`status = 'failed' AND file_path IS NOT NULL`), so SQLite may use it,
+    /// and entries of one key are in rowid order, so the keyset pagination on the rowid stays an index range.
+    public static let failedIndex = OptionalIndex(
+        name: "ix_export_jobs_cleanup_failed",
+        definition: "CREATE INDEX ix_export_jobs_cleanup_failed ON export_jobs (status) WHERE status = 'failed' AND file_path IS NOT NULL",
+        purpose: "failed jobs that still have a file: the failed rule reads only these instead of every failed job ever recorded")
+
+    /// Every optional index.
+    public static let optionalIndexes = [failedIndex]
+
+    /// The state of each optional index.
+    public func optionalIndexStates() throws(JobStoreError) -> [(index: OptionalIndex, state: IndexState)] {
+        do {
+            return try queue.read { db in try Self.optionalIndexes.map { ($0, try Self.state(of: $0, db)) } }
+        } catch {
+            throw map(error, doing: "read the indexes")
+        }
+    }
+
+    /// Creates the optional indexes that are absent, in one IMMEDIATE transaction (`CREATE INDEX IF NOT EXISTS`).
+    /// An index of the same name with another definition is left alone and makes this fail before anything is created.
+    /// - Returns: the indexes created (empty when all were present).
+    public func createOptionalIndexes() throws(JobStoreError) -> [OptionalIndex] {
+        do {
+            var created: [OptionalIndex] = []
+            try queue.inTransaction(.immediate) { db in
+                for index in Self.optionalIndexes {
+                    switch try Self.state(of: index, db) {
+                    case .present:
+                        continue
+                    case .different(let found):
+                        throw JobStoreError(.sqlite, path: path,
+                                           message: "database '\(path)' has an index '\(index.name)' with another definition (\(found)); nothing was created: drop it or rename it first")
+                    case .absent:
+                        try db.execute(sql: index.createStatement)
+                        created.append(index)
+                    }
+                }
+                return .commit
+            }
+            return created
+        } catch {
+            throw map(error, doing: "create the indexes")
+        }
+    }
+
+    static func state(of index: OptionalIndex, _ db: Database) throws -> IndexState {
+        guard let row = try Row.fetchOne(db, sql: "SELECT type, tbl_name, sql FROM sqlite_master WHERE name = ?", arguments: [index.name]) else {
+            return .absent
+        }
+        let sql = (row[2] as String?) ?? ""
+        guard row[0] as String? == "index", row[1] as String? == table, normalized(sql) == normalized(index.definition) else {
+            return .different(sql.isEmpty ? "\(row[0] as String? ?? "?") on \(row[1] as String? ?? "?")" : sql)
+        }
+        return .present
+    }
+
+    private static func normalized(_ sql: String) -> String {
+        sql.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).joined(separator: " ")
     }
 
     // MARK: - SQL
@@ -205,6 +305,13 @@ public final class SQLiteJobStore: JobStore {
 
     static let failedSQL = """
         SELECT \(columnsSQL) FROM export_jobs
+        WHERE status = 'failed' AND rowid > ?1 AND file_path IS NOT NULL AND NOT export_cleanup_later(created_at, ?2)
+        ORDER BY rowid LIMIT ?3
+        """
+
+    /// ``failedSQL`` through ``failedIndex`` (only when it is verified present: `INDEXED BY` fails otherwise).
+    static let failedIndexedSQL = """
+        SELECT \(columnsSQL) FROM export_jobs INDEXED BY ix_export_jobs_cleanup_failed
         WHERE status = 'failed' AND rowid > ?1 AND file_path IS NOT NULL AND NOT export_cleanup_later(created_at, ?2)
         ORDER BY rowid LIMIT ?3
         """

@@ -438,4 +438,113 @@ struct JobStoreTests {
             #expect(!plan.contains("TEMP B-TREE"), "\(rule): \(plan)")
         }
     }
+
+    // MARK: - The optional index
+
+    /// A mix for the failed rule: every accepted datetime form, unreadable values of every storage class, fresh and
+    /// old, with and without a file, and other statuses.
+    func mixedRows() -> [ApplicationDatabase.Row] {
+        let created: [StoredValue] = [
+            .text("2023-11-17 12:00:00.000000"), .text("2023-11-17 12:00:00"), .text("2023-11-17T12:00:00Z"), .text("2023-11-18T10:59:59.999999Z"),
+            .text("2023-11-18T11:00:00+00:00"), .text("2023-11-18T11:00:01Z"), .text("2023-11-18 20:30:00+09:30"), .text("2023-11-18T01:00:00-10"),
+            .text("2023-11-19T00:59:59+14:00"), .text("2023-11-18T00:00:00-14:00"), .text("2023-11-18t10:00:00z"), .text("2023-11-18 10:00:00.5-0100"),
+            .integer(1_700_145_022), .integer(5), .real(2_460_265.1), .blob(Array("2023-11-01 00:00:00".utf8)), .text("yesterday"), .text(""),
+            .text("2099-02-30 00:00:00"), .text("2023-11-18 24:00:00"), sqlText(-0.5), sqlText(-2), sqlText(-1000),
+        ]
+        let paths: [StoredValue] = [.text("/x/a"), .null, .text("5"), .blob([0x35]), .text("")]
+        var rows: [ApplicationDatabase.Row] = []
+        var index = 0
+        for value in created {
+            for path in paths {
+                for status in ["failed", "completed", "expired", "pending"] {
+                    rows.append(.init(id: "exp_\(index)", status: status, filePath: path, createdAt: value,
+                                      completedAt: index % 3 == 0 ? .null : value, expiresAt: index % 4 == 0 ? value : .null))
+                    index += 1
+                }
+            }
+        }
+        return rows
+    }
+
+    @Test("with the optional index the failed rule reads through it, in rowid order, and returns exactly the same rows",
+          arguments: [1, 7, 500])
+    func optionalIndexSameResults(limit: Int) throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let plain = try fixture.store()
+        #expect(!plain.usesFailedIndex)
+        let completedBefore = try allCandidates(plain, .completed, limit: limit)
+        let failedBefore = try allCandidates(plain, .failed, limit: limit)
+        #expect(failedBefore.count > 50)
+
+        #expect(try plain.createOptionalIndexes() == [SQLiteJobStore.failedIndex])
+        let indexed = try fixture.store()
+        #expect(indexed.usesFailedIndex)
+        #expect(try allCandidates(indexed, .failed, limit: limit) == failedBefore)
+        #expect(try allCandidates(indexed, .completed, limit: limit) == completedBefore)
+        let readOnly = try fixture.store(readOnly: true)
+        #expect(readOnly.usesFailedIndex)
+        #expect(try allCandidates(readOnly, .failed, limit: limit) == failedBefore)
+        // Across times too: at other cutoffs the failed rows returned are the same with and without the index.
+        for hours in [-48.0, -10, 10, 48] {
+            let now = at(hours)
+            #expect(try allCandidates(indexed, .failed, now: now, limit: limit) == allCandidates(plain, .failed, now: now, limit: limit))
+        }
+    }
+
+    @Test("EXPLAIN QUERY PLAN: the failed rule uses the partial index when present, the status index otherwise")
+    func optionalIndexPlan() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let before = try fixture.store().queryPlans()
+        #expect(before[.failed]?.contains("USING INDEX ix_export_jobs_status") == true, "\(before)")
+        _ = try fixture.store().createOptionalIndexes()
+        let plans = try fixture.store().queryPlans()
+        let failed = try #require(plans[.failed])
+        #expect(failed.contains("USING INDEX ix_export_jobs_cleanup_failed"), "\(failed)")
+        #expect(!failed.contains("TEMP B-TREE") && !failed.contains("SCAN export_jobs"), "\(failed)")
+        #expect(plans[.completed] == before[.completed])
+    }
+
+    @Test("creating the optional index is idempotent, and nothing is created by opening or sweeping")
+    func optionalIndexCreate() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let schema = try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") }
+        let store = try fixture.store()
+        try store.verifySchema()
+        _ = try allCandidates(store, .failed)
+        _ = try Sweeper(store: store, storage: try fixture.storage.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
+        #expect(try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") } == schema)
+        #expect(try store.optionalIndexStates().map(\.state) == [.absent])
+        #expect(try store.createOptionalIndexes() == [SQLiteJobStore.failedIndex])
+        #expect(try store.createOptionalIndexes() == [])
+        #expect(try store.optionalIndexStates().map(\.state) == [.present])
+        let sql = try fixture.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'ix_export_jobs_cleanup_failed'") }
+        #expect(sql == SQLiteJobStore.failedIndex.definition)
+    }
+
+    @Test("an index of that name with another definition is neither used nor replaced")
+    func optionalIndexImpostor() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        try fixture.execute("CREATE INDEX ix_export_jobs_cleanup_failed ON export_jobs (status) WHERE status = 'failed'")
+        let store = try fixture.store()
+        #expect(!store.usesFailedIndex)
+        let states = try store.optionalIndexStates()
+        guard case .different(let found)? = states.first?.state else {
+            Issue.record("expected a different definition: \(states)")
+            return
+        }
+        #expect(found.contains("WHERE status = 'failed'"))
+        let error = #expect(throws: JobStoreError.self) { try store.createOptionalIndexes() }
+        #expect(error?.message.contains("another definition") == true)
+        // (SQLite's planner may still pick it on its own; the rows are the same either way.)
+        let withImpostor = try allCandidates(store, .failed, limit: 7)
+        // The same definition with other spacing is accepted.
+        try fixture.execute("DROP INDEX ix_export_jobs_cleanup_failed")
+        #expect(try allCandidates(fixture.store(), .failed, limit: 7) == withImpostor)
+        try fixture.execute("CREATE INDEX  ix_export_jobs_cleanup_failed ON export_jobs (status)\n  WHERE status = 'failed' AND file_path IS NOT NULL")
+        #expect(try fixture.store().usesFailedIndex)
+    }
 }
