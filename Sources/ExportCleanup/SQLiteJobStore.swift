@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The application's SQLite database (the embedded default), through GRDB.
 ///
@@ -14,7 +15,7 @@ import GRDB
 ///   and the policy never disagree on a value); every other row of the status is returned for the policy to
 ///   decide or report.
 /// - Updates are compare-and-set (`WHERE id = ? AND status = ? AND file_path IS ?`, the file_path's storage
-///   class included) in one IMMEDIATE transaction per batch, one statement per 1,000 rows (``bulkUpdateSQL(rows:)``);
+///   class included) in one IMMEDIATE transaction per batch, one cached statement per up to 1,024 rows (``bulkUpdateSQL(rows:)``);
 ///   no transaction is held while files are touched.
 public final class SQLiteJobStore: JobStore {
     /// The database file.
@@ -96,7 +97,10 @@ public final class SQLiteJobStore: JobStore {
     {
         let sql = rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
         do {
-            let rows = try queue.read { db in
+            // One SELECT, atomic on its own; not through `queue.read`, whose `PRAGMA query_only = 1` / `= 0` around
+            // every read expires every prepared statement of the connection (SQLite's flag pragmas do), so the
+            // cached bulk update would be compiled anew for every batch.
+            let rows = try queue.inDatabase { db in
                 try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cursor?.key ?? Int64.min, cutoff.microseconds, limit])
             }
             var jobs: [ExportJob] = []
@@ -148,24 +152,68 @@ public final class SQLiteJobStore: JobStore {
 
     /// One compare-and-set statement for a chunk of updates (see ``bulkUpdateSQL(rows:)``). An update is applied
     /// when exactly one row with its id was updated, as ``updateSQL``'s `changes() == 1` per row.
+    ///
+    /// The statement is prepared once per size in ``bulkStatementRows`` and cached (preparing a statement of
+    /// 2,000 parameters costs about a millisecond); the chunk is padded with rows of NULLs, which match nothing
+    /// (`id = NULL` is never true).
     private static func applyBulk(_ chunk: ArraySlice<JobUpdate>, _ db: Database) throws -> [Bool] {
-        var values: [(any DatabaseValueConvertible)?] = []
-        values.reserveCapacity(chunk.count * 4)
+        let rows = bulkStatementRows.first { $0 >= chunk.count } ?? chunk.count
+        let statement = try db.cachedStatement(sql: bulkUpdateSQL(rows: rows))
+        // Bound and stepped through the C API: GRDB's StatementArguments would box and validate 4,000 values per
+        // chunk. Unbound parameters (the padding) are NULL.
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        defer { sqlite3_reset(handle) }
+        var index: Int32 = 1
         for update in chunk {
-            values.append(update.job.id)
-            values.append(update.job.status)
-            values.append(update.job.filePath.databaseValue)
-            values.append(update.newStatus)
+            try bind(text: update.job.id, handle, index, db)
+            try bind(text: update.job.status, handle, index + 1, db)
+            try bind(update.job.filePath, handle, index + 2, db)
+            try bind(text: update.newStatus, handle, index + 3, db)
+            index += 4
         }
-        // Not cached: the text depends on the chunk's size, and a prepared statement of a few thousand
-        // parameters is worth keeping only while it runs.
-        let statement = try db.makeStatement(sql: bulkUpdateSQL(rows: chunk.count))
         var updatedByID: [String: Int] = [:]
-        let rows = try Row.fetchCursor(statement, arguments: StatementArguments(values))
-        while let row = try rows.next() {
-            if case .string(let id) = (row[0] as DatabaseValue).storage { updatedByID[id, default: 0] += 1 }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            if sqlite3_column_type(handle, 0) == SQLITE_TEXT, let text = sqlite3_column_text(handle, 0) {
+                let id = String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, 0))), as: UTF8.self)
+                updatedByID[id, default: 0] += 1
+            }
         }
         return chunk.map { updatedByID[$0.job.id] == 1 }
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func bind(text: String, _ handle: OpaquePointer, _ index: Int32, _ db: Database) throws {
+        // The byte count is given, so a NUL inside the text is bound too (as GRDB does).
+        try check(sqlite3_bind_text(handle, index, text, Int32(text.utf8.count), transient), db)
+    }
+
+    private static func bind(_ value: StoredValue, _ handle: OpaquePointer, _ index: Int32, _ db: Database) throws {
+        let code: Int32
+        switch value {
+        case .null: code = sqlite3_bind_null(handle, index)
+        case .integer(let value): code = sqlite3_bind_int64(handle, index, value)
+        case .real(let value): code = sqlite3_bind_double(handle, index, value)
+        case .text(let text):
+            try bind(text: text, handle, index, db)
+            return
+        case .blob(let bytes):
+            code = bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), transient) }
+        }
+        try check(code, db)
+    }
+
+    private static func check(_ code: Int32, _ db: Database) throws {
+        guard code == SQLITE_OK else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
     }
 
     /// The query plans of the candidate queries (for tests and diagnostics).
@@ -320,9 +368,12 @@ public final class SQLiteJobStore: JobStore {
         UPDATE export_jobs SET status = ?1, file_path = NULL WHERE id = ?2 AND status = ?3 AND file_path IS ?4 AND typeof(file_path) = typeof(?4)
         """
 
-    /// Rows per bulk statement: 4 parameters each, well under SQLITE_MAX_VARIABLE_NUMBER (32,766 since 3.32;
+    /// Rows per bulk statement at most: 4 parameters each, well under SQLITE_MAX_VARIABLE_NUMBER (32,766 since 3.32;
     /// UPDATE ... FROM needs 3.33 and RETURNING 3.35).
-    static let bulkChunkRows = 1000
+    static let bulkChunkRows = 1024
+
+    /// The sizes bulk statements are prepared in (a chunk is padded up to the next one).
+    static let bulkStatementRows = [8, 32, 128, 512, 1024]
 
     /// The compare-and-set of ``updateSQL`` for `rows` updates at once: `(id, old status, old file_path, new
     /// status)` per row, the ids of the rows updated returned.

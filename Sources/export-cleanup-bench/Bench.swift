@@ -205,11 +205,16 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The storage path written into file_path.") var storage: String
     @Option(help: "The database to create (must not exist).") var out: String
     @Flag(help: "Create the optional index too.") var index = false
+    @Flag(help: "Create the storage directory and the files too.") var files = false
 
     func run() throws {
         let dataset = Dataset(jobs: jobs, history: history, now: .now(), storagePath: storage)
         try dataset.writeDatabase(at: out)
         if index { _ = try SQLiteJobStore(path: out).createOptionalIndexes() }
+        if files {
+            try StorageDirectory(path: storage).prepare()
+            _ = try dataset.createFiles(in: storage)
+        }
     }
 }
 

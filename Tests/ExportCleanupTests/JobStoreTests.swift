@@ -314,6 +314,15 @@ struct JobStoreTests {
         #expect(try app.record("exp_t") == ["failed", "'5'"])
         #expect(try app.record("exp_b") == ["failed", "X'35'"])
         #expect(try appStore.apply([job("exp_t", .text("5")), job("exp_b", .blob(Array("5".utf8)))]) == [true, true])
+        // An empty blob and empty text are bound as such, not as NULL or as each other.
+        try app.insert([
+            .init(id: "exp_empty", status: "failed", filePath: .blob([]), createdAt: .text("2020-01-01 00:00:00")),
+            .init(id: "exp_emptytext", status: "failed", filePath: .text(""), createdAt: .text("2020-01-01 00:00:00")),
+        ])
+        #expect(try app.record("exp_empty") == ["failed", "X''"])
+        #expect(try app.record("exp_emptytext") == ["failed", "''"])
+        #expect(try appStore.apply([job("exp_empty", .null), job("exp_emptytext", .blob([])), job("exp_empty", .text(""))]) == [false, false, false])
+        #expect(try appStore.apply([job("exp_empty", .blob([])), job("exp_emptytext", .text(""))]) == [true, true])
 
         // A table whose file_path has no affinity keeps every storage class as written.
         let tmp = TemporaryDirectory()
