@@ -50,8 +50,7 @@ public final class SQLiteJobStore: JobStore {
         configuration.foreignKeysEnabled = false
         configuration.label = "export-cleanup"
         configuration.prepareDatabase { db in
-            db.add(function: Self.laterFunction)
-            db.add(function: Self.readableFunction)
+            try Self.addFunctions(db)
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
@@ -329,17 +328,40 @@ public final class SQLiteJobStore: JobStore {
     /// after `cutoff` (microseconds since 1970), else 0. SQLite's own `julianday()` is not used: it returns NULL
     /// for forms the application writes (`-0800`, `+05`), which would hide due rows, and accepts forms the policy
     /// rejects (`2023-02-30`, `24:00:00`), which would hide rows that must be reported.
-    static let laterFunction = DatabaseFunction("export_cleanup_later", argumentCount: 2, pure: true) { values in
-        guard case .string(let text) = values[0].storage, case .int64(let cutoff) = values[1].storage,
-            let instant = StoredDateTime.parse(text: text)
-        else { return false }
-        return instant.microseconds > cutoff
+    ///
+    /// Registered through the C API and parsing SQLite's own bytes: no `DatabaseValue` or `String` per call (GRDB's
+    /// `DatabaseFunction` made one of each per row, most of the cost of a sweep with nothing due). The text is
+    /// taken up to its first NUL, as GRDB reads it for the policy (`String(cString:)`), so SQL and the policy see
+    /// the same value; invalid UTF-8 fails to parse either way (the accepted forms are ASCII).
+    static let laterFunction: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, _, arguments in
+        guard let arguments, sqlite3_value_type(arguments[1]) == SQLITE_INTEGER, let instant = parsedText(arguments[0]) else {
+            sqlite3_result_int(context, 0)
+            return
+        }
+        sqlite3_result_int(context, instant.microseconds > sqlite3_value_int64(arguments[1]) ? 1 : 0)
     }
 
     /// `export_cleanup_readable(value)`: 1 when `value` is text that ``StoredDateTime`` reads, else 0.
-    static let readableFunction = DatabaseFunction("export_cleanup_readable", argumentCount: 1, pure: true) { values in
-        guard case .string(let text) = values[0].storage else { return false }
-        return StoredDateTime.parse(text: text) != nil
+    static let readableFunction: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, _, arguments in
+        sqlite3_result_int(context, arguments.flatMap { parsedText($0[0]) } == nil ? 0 : 1)
+    }
+
+    /// The instant a TEXT value names, read as ``StoredDateTime/parse(text:)`` would read GRDB's string of it.
+    private static func parsedText(_ value: OpaquePointer?) -> UTCInstant? {
+        guard sqlite3_value_type(value) == SQLITE_TEXT, let text = sqlite3_value_text(value) else { return nil }
+        let count = Int(sqlite3_value_bytes(value))
+        let bytes = UnsafeBufferPointer(start: text, count: count)
+        let end = bytes.firstIndex(of: 0) ?? count
+        return StoredDateTime.parse(bytes: UnsafeBufferPointer(rebasing: bytes[..<end]))
+    }
+
+    /// Registers the SQL functions on a connection.
+    static func addFunctions(_ db: Database) throws {
+        let flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC
+        for (name, count, function) in [("export_cleanup_later", Int32(2), laterFunction), ("export_cleanup_readable", 1, readableFunction)] {
+            let code = sqlite3_create_function_v2(db.sqliteConnection, name, count, flags, nil, function, nil, nil, nil)
+            try check(code, db)
+        }
     }
 
     /// A completed row is left out only when its completed_at is readable and later than the cutoff and its

@@ -155,6 +155,49 @@ struct JobStoreTests {
         }
     }
 
+    @Test("text with a NUL or invalid UTF-8: SQL reads it as the policy does, so no due or unreadable row is hidden")
+    func oddTextSameInSQLAndPolicy() throws {
+        let fixture = try Fixture()
+        try fixture.insert([.init(id: "exp_seed", status: "pending", createdAt: sqlText(-1))])
+        let values = [
+            "'2099-01-01 00:00:00' || char(0) || 'x'", "'2020-01-01 00:00:00' || char(0) || 'x'", "char(0) || '2020-01-01 00:00:00'",
+            "CAST(X'323032302D30312D30312030303A30303A3030FF' AS TEXT)", "CAST(X'FF323032302D30312D30312030303A30303A3030' AS TEXT)",
+            "'2023-11-18 11:30:00' || char(0)", "'2023-11-18 10:30:00' || char(0)",
+        ]
+        for (index, value) in values.enumerated() {
+            try fixture.execute("""
+                INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at, completed_at)
+                VALUES ('exp_c\(index)', 'hotels', 'csv', 'completed', '/x/c\(index)', '2020-01-01 00:00:00', \(value));
+                INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at)
+                VALUES ('exp_f\(index)', 'hotels', 'csv', 'failed', '/x/f\(index)', \(value));
+                """)
+        }
+        let store = try fixture.store()
+        for rule in CleanupRule.allCases {
+            let returned = Set(try allCandidates(store, rule).map(\.id))
+            // Every row of the status, as the store reads it with the filter left out.
+            let everything = try fixture.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, status, file_path, created_at, completed_at, expires_at FROM export_jobs WHERE status = ?",
+                                 arguments: [rule.status])
+            }
+            for row in everything {
+                func stored(_ index: Int) -> StoredValue {
+                    switch (row[index] as DatabaseValue).storage {
+                    case .null: return .null
+                    case .int64(let value): return .integer(value)
+                    case .double(let value): return .real(value)
+                    case .string(let value): return .text(value)
+                    case .blob(let data): return .blob(Array(data))
+                    }
+                }
+                let job = ExportJob(id: row[0], status: row[1], filePath: stored(2), createdAt: stored(3), completedAt: stored(4), expiresAt: stored(5))
+                if case .notDue = policy.decide(job, now: fixedNow) {} else {
+                    #expect(returned.contains(job.id), "\(rule): \(job.id) is \(policy.decide(job, now: fixedNow)) but was filtered out")
+                }
+            }
+        }
+    }
+
     @Test("values come back with their storage class and exact content")
     func storedValues() throws {
         let fixture = try Fixture()
