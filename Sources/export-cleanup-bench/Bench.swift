@@ -21,8 +21,10 @@ struct ExportCleanupBench: ParsableCommand {
 
             Build first (release), then run:
               swift build -c release && .build/release/export-cleanup-bench --jobs 200000
+            Again with the optional index (export-cleanup index --create) in every data set:
+              .build/release/export-cleanup-bench --jobs 200000 --index
             """,
-        subcommands: [RunCommand.self, FloorCommand.self],
+        subcommands: [RunCommand.self, FloorCommand.self, GenerateCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 
@@ -39,6 +41,10 @@ struct RunCommand: ParsableCommand {
     var rssJobs = 100_000
     @Option(help: "RunResults of the sweep and of the floor each (the median is reported).") var `repeat` = 3
     @Option(help: "The export-cleanup binary (default: the one next to this executable).") var binary: String?
+    @Flag(help: "Create the optional index (`export-cleanup index --create`) in every data set before measuring.")
+    var index = false
+    @Option(name: .customLong("steady-rows"), help: "Rows of the steady-state table of the nothing-due run (d) (mostly history; default --rss-jobs times --scale).")
+    var steadyRows: Int?
 
     func validate() throws {
         guard jobs >= 100 else { throw ValidationError("--jobs must be at least 100") }
@@ -52,31 +58,41 @@ struct RunCommand: ParsableCommand {
         defer {
             if keep { log("kept \(root)") } else { removeTree(root) }
         }
-        let bench = Runner(root: root, binary: binary, repeats: `repeat`)
+        let bench = Runner(root: root, binary: binary, repeats: `repeat`, index: index)
         try bench.prepareCommon()
         print(machineSummary(binary: binary))
+        print(haveTimeProgram ? "peak RSS: GNU time's %M of the program (\(timeProgram))"
+              : "peak RSS: wait4's ru_maxrss, an upper bound (it includes this bench's own peak); install GNU time for the program's own")
+        print("optional index ix_export_jobs_cleanup_failed: \(index ? "created in every data set" : "absent")")
 
         // Main: sweep vs floor at --jobs.
         var main = try bench.dataset(name: "main", jobs: jobs, history: 0)
         var sweeps: [RunResult] = []
+        var statSweeps: [RunResult] = []
         var floors: [RunResult] = []
         for trial in 1...`repeat` {
-            sweeps.append(try bench.sweep(&main, label: "sweep \(trial)/\(`repeat`)"))
+            sweeps.append(try bench.sweep(&main, label: "sweep --no-stats \(trial)/\(`repeat`)"))
             floors.append(try bench.floor(&main, label: "floor \(trial)/\(`repeat`)"))
-            if sweeps.last!.endState != floors.last!.endState {
-                throw BenchError("the sweep and the floor left different end states:\nsweep: \(sweeps.last!.endState)\nfloor: \(floors.last!.endState)")
+            statSweeps.append(try bench.sweep(&main, stats: true, label: "sweep with statistics \(trial)/\(`repeat`)"))
+            for other in [floors.last!, statSweeps.last!] where sweeps.last!.endState != other.endState {
+                throw BenchError("the sweep and the floor left different end states:\nsweep: \(sweeps.last!.endState)\nother: \(other.endState)")
             }
         }
         let sweep = RunResult.median(sweeps)
+        let statSweep = RunResult.median(statSweeps)
         let floor = RunResult.median(floors)
         print("")
         print("## Sweep vs floor (\(jobs) jobs, median of \(`repeat`); both fresh processes on identical copies)")
         print("")
         var table = Table(["run", "jobs", "due", "files removed", "wall s", "files/s", "peak RSS MiB", "ratio to floor"])
-        table.add(["export-cleanup sweep (process)", "\(jobs)", "\(sweep.due)", "\(sweep.removed)", fmt(sweep.wall), rate(sweep.removed, sweep.wall),
+        table.add(["export-cleanup sweep --no-stats (process)", "\(jobs)", "\(sweep.due)", "\(sweep.removed)", fmt(sweep.wall), rate(sweep.removed, sweep.wall),
                    mib(sweep.rssKiB), fmt(sweep.wall / floor.wall, 2)])
         table.add(["  its own duration_seconds", "", "", "", fmt(sweep.inner), rate(sweep.removed, sweep.inner), "",
                    fmt(sweep.inner / floor.inner, 2)])
+        table.add(["sweep with statistics (process)", "\(jobs)", "\(statSweep.due)", "\(statSweep.removed)", fmt(statSweep.wall),
+                   rate(statSweep.removed, statSweep.wall), mib(statSweep.rssKiB), fmt(statSweep.wall / floor.wall, 2)])
+        table.add(["  its own duration_seconds", "", "", "", fmt(statSweep.inner), rate(statSweep.removed, statSweep.inner), "",
+                   fmt(statSweep.inner / floor.inner, 2)])
         table.add(["floor: unlinkat loop + 1 UPDATE (process)", "\(jobs)", "\(floor.due)", "\(floor.removed)", fmt(floor.wall),
                    rate(floor.removed, floor.wall), mib(floor.rssKiB), "1.00"])
         table.add(["  its own unlink + UPDATE time", "", "", "", fmt(floor.inner), rate(floor.removed, floor.inner), "", "1.00"])
@@ -84,7 +100,10 @@ struct RunCommand: ParsableCommand {
         print("")
         print("floor detail (median run): \(floor.detail)")
         print("sweep: user \(fmt(sweep.user)) s, system \(fmt(sweep.system)) s; floor: user \(fmt(floor.user)) s, system \(fmt(floor.system)) s")
-        print("all runs, wall s: sweep \(sweeps.map { fmt($0.wall) }.joined(separator: " ")); floor \(floors.map { fmt($0.wall) }.joined(separator: " "))")
+        print("all runs, wall s: sweep --no-stats \(sweeps.map { fmt($0.wall) }.joined(separator: " ")); with statistics "
+            + "\(statSweeps.map { fmt($0.wall) }.joined(separator: " ")); floor \(floors.map { fmt($0.wall) }.joined(separator: " "))")
+        print("all runs, duration_seconds: sweep --no-stats \(sweeps.map { fmt($0.inner) }.joined(separator: " ")); with statistics "
+            + "\(statSweeps.map { fmt($0.inner) }.joined(separator: " "))")
         print("end states identical (rows by status and file_path, files left): yes")
         print("data: \(main.summary)")
 
@@ -105,6 +124,14 @@ struct RunCommand: ParsableCommand {
         let nothing = try bench.sweepAgain(big, label: "sweep again, nothing due")
         bench.drop(big)
 
+        // (d) Nothing due in a steady-state table: mostly history, one cleaned-up day of the mix (2%) on top.
+        let steadyTotal = steadyRows ?? rssJobs * scale
+        let steadyJobs = max(100, steadyTotal / 50)
+        var steady = try bench.dataset(name: "steady", jobs: steadyJobs, history: steadyTotal - steadyJobs)
+        let steadyFirst = try bench.sweep(&steady, label: "steady state: first sweep")
+        let steadyNothing = try bench.sweepAgain(steady, label: "steady state: sweep again, nothing due")
+        bench.drop(steady)
+
         print("")
         print("## Scaling")
         print("")
@@ -118,9 +145,14 @@ struct RunCommand: ParsableCommand {
                      mib(rssBig.rssKiB), "RSS \(fmt(Double(rssBig.rssKiB) / Double(rssSmall.rssKiB), 2))x"])
         scaling.add(["(c) nothing due (second sweep of (b))", "\(rssJobs * scale)", "\(nothing.due)", "\(nothing.removed)", fmt(nothing.wall, 3),
                      fmt(nothing.inner, 3), mib(nothing.rssKiB), ""])
+        scaling.add(["(d) steady state: first sweep", "\(steadyTotal)", "\(steadyFirst.due)", "\(steadyFirst.removed)", fmt(steadyFirst.wall),
+                     fmt(steadyFirst.inner), mib(steadyFirst.rssKiB), ""])
+        scaling.add(["(d) steady state: nothing due", "\(steadyTotal)", "\(steadyNothing.due)", "\(steadyNothing.removed)", fmt(steadyNothing.wall, 3),
+                     fmt(steadyNothing.inner, 3), mib(steadyNothing.rssKiB), ""])
         print(scaling.render())
         print("")
         print("(c) rows then: \(nothing.endState)")
+        print("(d) rows then: \(steadyNothing.endState)")
     }
 
     private func resolveBinary() throws -> String {
@@ -163,6 +195,29 @@ struct RunCommand: ParsableCommand {
     }
 }
 
+/// Writes one data set's database (no files), for profiling a sweep by hand.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Writes a data set's database only (no files), e.g. to profile a sweep by hand.")
+
+    @Option(help: "Jobs of the mix.") var jobs = 200_000
+    @Option(help: "History rows before them.") var history = 0
+    @Option(help: "The storage path written into file_path.") var storage: String
+    @Option(help: "The database to create (must not exist).") var out: String
+    @Flag(help: "Create the optional index too.") var index = false
+    @Flag(help: "Create the storage directory and the files too.") var files = false
+
+    func run() throws {
+        let dataset = Dataset(jobs: jobs, history: history, now: .now(), storagePath: storage)
+        try dataset.writeDatabase(at: out)
+        if index { _ = try SQLiteJobStore(path: out).createOptionalIndexes() }
+        if files {
+            try StorageDirectory(path: storage).prepare()
+            _ = try dataset.createFiles(in: storage)
+        }
+    }
+}
+
 /// One measured run.
 struct RunResult {
     var wall: Double
@@ -202,6 +257,8 @@ struct Runner {
     let root: String
     let binary: String
     let repeats: Int
+    /// Create the optional index in every master database.
+    let index: Bool
     var run: String { root + "/run" }
     var storage: String { run + "/exports" }
     var database: String { run + "/exports.db" }
@@ -224,6 +281,11 @@ struct Runner {
         let start = monotonicSeconds()
         try dataset.writeDatabase(at: master)
         let generated = monotonicSeconds() - start
+        if index {
+            let indexStart = monotonicSeconds()
+            let created = try SQLiteJobStore(path: master).createOptionalIndexes()
+            log("created \(created.map(\.name).joined(separator: ", ")) in \(fmt(monotonicSeconds() - indexStart)) s")
+        }
         try dataset.writeDueList(at: dueList)
         return LaidOut(dataset: dataset, name: name, master: master, dueList: dueList, generateSeconds: generated)
     }
@@ -251,17 +313,19 @@ struct Runner {
         usleep(200_000)
     }
 
-    func sweep(_ laidOut: inout LaidOut, label: String) throws -> RunResult {
+    /// A sweep of a fresh copy; `--no-stats` (as the daemon, and as the floor: no directory counting) unless `stats`.
+    func sweep(_ laidOut: inout LaidOut, stats: Bool = false, label: String) throws -> RunResult {
         try layOut(&laidOut)
-        return try sweepAgain(laidOut, label: label)
+        return try sweepAgain(laidOut, stats: stats, label: label)
     }
 
-    func sweepAgain(_ laidOut: LaidOut, label: String) throws -> RunResult {
+    func sweepAgain(_ laidOut: LaidOut, stats: Bool = false, label: String) throws -> RunResult {
         sync()
         let out = root + "/sweep.json", err = root + "/sweep.log"
         let result = try spawnMeasured(
-            [binary, "sweep", "--db", database, "--storage", storage, "--json", "--config", config, "--log-target", "stderr"],
-            environment: environment, stdoutPath: out, stderrPath: err)
+            [binary, "sweep", "--db", database, "--storage", storage, "--json", "--config", config, "--log-target", "stderr"]
+                + (stats ? [] : ["--no-stats"]),
+            environment: environment, stdoutPath: out, stderrPath: err, measureRSS: true)
         guard result.exitCode == 0 else {
             throw BenchError("sweep exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
         }
@@ -289,7 +353,7 @@ struct Runner {
         let exe = String(decoding: buffer[..<max(0, length)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let out = root + "/floor.json", err = root + "/floor.log"
         let result = try spawnMeasured([exe, "floor", "--db", database, "--storage", storage, "--list", laidOut.dueList],
-                                       environment: environment, stdoutPath: out, stderrPath: err)
+                                       environment: environment, stdoutPath: out, stderrPath: err, measureRSS: true)
         guard result.exitCode == 0 else {
             throw BenchError("floor exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
         }

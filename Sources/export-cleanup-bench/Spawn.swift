@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// What one measured child process did.
 struct ChildResult {
@@ -8,7 +9,7 @@ struct ChildResult {
     var exitCode: Int32
     /// Wall time from `posix_spawn` to `wait4`'s return, monotonic clock.
     var wallSeconds: Double
-    /// The child's own peak resident set size (`wait4`'s `ru_maxrss`), in KiB.
+    /// The program's own peak resident set size in KiB (see ``spawnMeasured(_:environment:stdoutPath:stderrPath:)``).
     var maxRSSKiB: Int
     var userSeconds: Double
     var systemSeconds: Double
@@ -21,10 +22,28 @@ func monotonicSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
+/// GNU time, which the peak RSS is measured through when it is installed.
+let timeProgram = "/usr/bin/time"
+
+/// Whether ``timeProgram`` is there.
+let haveTimeProgram = access(timeProgram, X_OK) == 0
+
 /// Runs `argv` as a fresh process (`posix_spawn`, stdin `/dev/null`, stdout and stderr to files) with exactly
 /// `environment`, and waits for it with `wait4`, whose `rusage` is that one child's, not the sum or maximum over
 /// all children that `getrusage(RUSAGE_CHILDREN)` would give.
-func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, stderrPath: String) throws -> ChildResult {
+///
+/// The peak RSS is not `wait4`'s `ru_maxrss` of our own child: Linux keeps a process's `maxrss` across `execve`,
+/// and a child made by `posix_spawn` (or `fork`) starts with *this* process's high-water mark, so `ru_maxrss`
+/// would be max(the bench's own peak, the program's); generating a million-row data set puts the bench at 30 to 60
+/// MiB. So when `measureRSS` is set and GNU time is installed, the program runs under `/usr/bin/time -f %M`,
+/// whose forked grandchild starts from time's own few hundred KiB, and its figure is taken. Without GNU time the
+/// figure is `ru_maxrss` and a warning says it is an upper bound.
+func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, stderrPath: String, measureRSS: Bool = false) throws
+    -> ChildResult
+{
+    let rssPath = stdoutPath + ".rss"
+    let throughTime = measureRSS && haveTimeProgram
+    let argv = throughTime ? [timeProgram, "-f", "%M", "-o", rssPath, "--"] + argv : argv
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -50,6 +69,15 @@ func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, 
     let signal = status & 0x7f
     let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    return ChildResult(exitCode: code, wallSeconds: wall, maxRSSKiB: Int(usage.ru_maxrss),
+    var rss = Int(usage.ru_maxrss)
+    if throughTime {
+        let text = (try? String(contentsOfFile: rssPath, encoding: .utf8)) ?? ""
+        guard let value = text.split(whereSeparator: \.isNewline).last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+            throw BenchError("cannot read the peak RSS GNU time wrote in \(rssPath): '\(text)'")
+        }
+        rss = value
+        unlink(rssPath)
+    }
+    return ChildResult(exitCode: code, wallSeconds: wall, maxRSSKiB: rss,
                        userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime))
 }

@@ -15,9 +15,15 @@ struct SweepCommand: ParsableCommand {
             nothing outside the storage directory is touched. Exit codes: 0 done, 1 some files could not be \
             removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration.
 
+            The report includes the storage directory's files and bytes before and after the sweep; that costs \
+            two passes over the directory (readdir + fstatat of every entry, about half a second per 150,000 \
+            files). --no-stats skips them (no storage_before / storage_after in --json); the daemon never \
+            computes them.
+
             Examples:
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --dry-run
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --retention-hours 48 --json
+              export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --no-stats
             """)
 
     @OptionGroup var settings: SettingsOptions
@@ -31,6 +37,9 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
+    @Flag(name: .customLong("no-stats"), help: "Skip counting the storage directory before and after the sweep (two passes over it).")
+    var noStats = false
+
     @Option(name: .customLong("log-file"), help: "Also append log lines to this file.")
     var logFile: String?
 
@@ -43,7 +52,7 @@ struct SweepCommand: ParsableCommand {
         if verbose { extra[.logLevel] = "debug" }
         let resolved = try loadSettings(settings, extraFlags: extra)
         let logger = try LoggingSetup.bootstrap(target: settings.logTarget, level: resolved.loggerLevel, logFile: logFile)
-        let outcome = try SweepRun.once(resolved, wait: wait, logger: logger) { item in
+        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger) { item in
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
                 print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
             }

@@ -21,14 +21,18 @@ enum SweepRun {
     }
 
     /// Opens the database and storage, checks the schema, and sweeps once.
-    static func once(_ settings: CleanupSettings, wait: Bool, logger: Logger, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome {
+    /// - Parameter statistics: count the storage directory before and after (one `readdir` + `fstatat` pass
+    ///   each); `sweep --no-stats` skips both, as the daemon does.
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, onItem: (SweepItem) -> Void)
+        throws(ExitCode) -> Outcome
+    {
         let store = try openStore(settings)
         let directory = try withStorageErrors { () throws(ExportStorageError) in try StorageDirectory(path: settings.storagePath).open() }
-        let before = try? directory.statistics()
+        let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
         let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, onItem: onItem) }
-        let after = settings.dryRun ? nil : try? directory.statistics()
+        let after = settings.dryRun || !statistics ? nil : try? directory.statistics()
         return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
     }
 

@@ -142,6 +142,28 @@ struct SweepCommandTests {
         #expect(!result.stdout.contains("Sweep "))
     }
 
+    @Test("--no-stats sweeps the same but does not count the storage directory")
+    func noStats() throws {
+        let fixture = try SweepFixture.standard()
+        let result = try Binary.run(fixture.sweepArguments + ["--no-stats"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.contains("Storage before"))
+        #expect(!result.stdout.contains("Storage after"))
+        #expect(tableRow(result.stdout, "total") == ["total", "3", "2", "1", "0", "0", "0", "150", "B", "3", "0"])
+        #expect(try fixture.records()["exp_a1"] == ["expired", "NULL"])
+
+        let again = try SweepFixture.standard()
+        let jsonResult = try Binary.run(again.sweepArguments + ["--no-stats", "--json"])
+        #expect(jsonResult.status == 0)
+        let output = try json(jsonResult.stdout)
+        #expect(output["storage_before"] == nil && output["storage_after"] == nil)
+        let report = try #require(output["report"] as? [String: Any])
+        #expect((report["completed"] as? [String: Any])?["records_updated"] as? Int == 2)
+
+        let help = try Binary.run(["sweep", "--help"])
+        #expect(help.stdout.contains("--no-stats"))
+    }
+
     @Test("--dry-run lists what would be removed and changes nothing")
     func dryRun() throws {
         let fixture = try SweepFixture.standard()

@@ -155,6 +155,49 @@ struct JobStoreTests {
         }
     }
 
+    @Test("text with a NUL or invalid UTF-8: SQL reads it as the policy does, so no due or unreadable row is hidden")
+    func oddTextSameInSQLAndPolicy() throws {
+        let fixture = try Fixture()
+        try fixture.insert([.init(id: "exp_seed", status: "pending", createdAt: sqlText(-1))])
+        let values = [
+            "'2099-01-01 00:00:00' || char(0) || 'x'", "'2020-01-01 00:00:00' || char(0) || 'x'", "char(0) || '2020-01-01 00:00:00'",
+            "CAST(X'323032302D30312D30312030303A30303A3030FF' AS TEXT)", "CAST(X'FF323032302D30312D30312030303A30303A3030' AS TEXT)",
+            "'2023-11-18 11:30:00' || char(0)", "'2023-11-18 10:30:00' || char(0)",
+        ]
+        for (index, value) in values.enumerated() {
+            try fixture.execute("""
+                INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at, completed_at)
+                VALUES ('exp_c\(index)', 'hotels', 'csv', 'completed', '/x/c\(index)', '2020-01-01 00:00:00', \(value));
+                INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at)
+                VALUES ('exp_f\(index)', 'hotels', 'csv', 'failed', '/x/f\(index)', \(value));
+                """)
+        }
+        let store = try fixture.store()
+        for rule in CleanupRule.allCases {
+            let returned = Set(try allCandidates(store, rule).map(\.id))
+            // Every row of the status, as the store reads it with the filter left out.
+            let everything = try fixture.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, status, file_path, created_at, completed_at, expires_at FROM export_jobs WHERE status = ?",
+                                 arguments: [rule.status])
+            }
+            for row in everything {
+                func stored(_ index: Int) -> StoredValue {
+                    switch (row[index] as DatabaseValue).storage {
+                    case .null: return .null
+                    case .int64(let value): return .integer(value)
+                    case .double(let value): return .real(value)
+                    case .string(let value): return .text(value)
+                    case .blob(let data): return .blob(Array(data))
+                    }
+                }
+                let job = ExportJob(id: row[0], status: row[1], filePath: stored(2), createdAt: stored(3), completedAt: stored(4), expiresAt: stored(5))
+                if case .notDue = policy.decide(job, now: fixedNow) {} else {
+                    #expect(returned.contains(job.id), "\(rule): \(job.id) is \(policy.decide(job, now: fixedNow)) but was filtered out")
+                }
+            }
+        }
+    }
+
     @Test("values come back with their storage class and exact content")
     func storedValues() throws {
         let fixture = try Fixture()
@@ -259,6 +302,94 @@ struct JobStoreTests {
         #expect(try store.apply([]) == [])
     }
 
+    @Test("bulk and per-row compare-and-set give the same answers and the same rows", arguments: [1, 7, 2500])
+    func bulkMatchesPerRow(count: Int) throws {
+        func run(perRow: Bool) throws -> ([Bool], [String: [String]]) {
+            let fixture = try Fixture()
+            var rows: [ApplicationDatabase.Row] = []
+            for index in 0..<count {
+                let path: StoredValue = index % 5 == 0 ? .null : index % 7 == 0 ? .blob([UInt8(index % 256), 0]) : .text("/x/\(index)")
+                rows.append(.init(id: "exp_\(index)", status: index % 2 == 0 ? "completed" : "failed", filePath: path,
+                                  createdAt: sqlText(-100), completedAt: sqlText(-50)))
+            }
+            try fixture.insert(rows)
+            let store = try SQLiteJobStore(path: fixture.database, perRowUpdates: perRow)
+            #expect(store.bulkUpdates == !perRow)
+            let jobs = try allCandidates(store, .completed) + allCandidates(store, .failed)
+            // Every row but the failed ones without a file.
+            #expect(jobs.count == (0..<count).filter { !($0 % 5 == 0 && $0 % 2 == 1) }.count)
+            // The application changes some rows meanwhile: path, status, storage class, deletion.
+            try fixture.execute("""
+                UPDATE export_jobs SET file_path = file_path || 'b' WHERE CAST(substr(id, 5) AS INTEGER) % 11 = 1;
+                UPDATE export_jobs SET status = 'processing' WHERE CAST(substr(id, 5) AS INTEGER) % 13 = 2;
+                UPDATE export_jobs SET file_path = CAST(file_path AS BLOB) WHERE CAST(substr(id, 5) AS INTEGER) % 17 = 3;
+                DELETE FROM export_jobs WHERE CAST(substr(id, 5) AS INTEGER) % 19 = 4;
+                """)
+            let updates = jobs.map { JobUpdate(job: $0, newStatus: $0.status == "completed" ? "expired" : "failed") }
+            let applied = try store.apply(updates)
+            // Applying again changes nothing.
+            #expect(try store.apply(updates) == Array(repeating: false, count: updates.count))
+            return (applied, try fixture.snapshots())
+        }
+        let bulk = try run(perRow: false)
+        let perRow = try run(perRow: true)
+        #expect(bulk.0 == perRow.0)
+        #expect(bulk.1 == perRow.1)
+        #expect(bulk.0.contains(true) && (count < 7 || bulk.0.contains(false)))
+    }
+
+    @Test("compare-and-set on file_path is storage-class exact (no affinity conversion), bulk and per row", arguments: [false, true])
+    func compareAndSetStorageClass(perRow: Bool) throws {
+        func job(_ id: String, _ path: StoredValue) -> JobUpdate {
+            JobUpdate(job: ExportJob(id: id, exportType: "hotels", format: "csv", status: "failed", filePath: path,
+                                     createdAt: .text("2020-01-01 00:00:00"), completedAt: .null, expiresAt: .null), newStatus: "failed")
+        }
+        // The application's schema: file_path VARCHAR(500) has TEXT affinity, so it holds TEXT, BLOB or NULL; a
+        // bound INTEGER 5 would be converted to '5' by the comparison without the storage-class check.
+        let app = try Fixture()
+        try app.insert([
+            .init(id: "exp_t", status: "failed", filePath: .text("5"), createdAt: .text("2020-01-01 00:00:00")),
+            .init(id: "exp_b", status: "failed", filePath: .blob(Array("5".utf8)), createdAt: .text("2020-01-01 00:00:00")),
+        ])
+        let appStore = try SQLiteJobStore(path: app.database, perRowUpdates: perRow)
+        #expect(try appStore.apply([job("exp_t", .integer(5)), job("exp_b", .text("5"))]) == [false, false])
+        #expect(try appStore.apply([job("exp_t", .real(5)), job("exp_b", .integer(5))]) == [false, false])
+        #expect(try app.record("exp_t") == ["failed", "'5'"])
+        #expect(try app.record("exp_b") == ["failed", "X'35'"])
+        #expect(try appStore.apply([job("exp_t", .text("5")), job("exp_b", .blob(Array("5".utf8)))]) == [true, true])
+        // An empty blob and empty text are bound as such, not as NULL or as each other.
+        try app.insert([
+            .init(id: "exp_empty", status: "failed", filePath: .blob([]), createdAt: .text("2020-01-01 00:00:00")),
+            .init(id: "exp_emptytext", status: "failed", filePath: .text(""), createdAt: .text("2020-01-01 00:00:00")),
+        ])
+        #expect(try app.record("exp_empty") == ["failed", "X''"])
+        #expect(try app.record("exp_emptytext") == ["failed", "''"])
+        #expect(try appStore.apply([job("exp_empty", .null), job("exp_emptytext", .blob([])), job("exp_empty", .text(""))]) == [false, false, false])
+        #expect(try appStore.apply([job("exp_empty", .blob([])), job("exp_emptytext", .text(""))]) == [true, true])
+
+        // A table whose file_path has no affinity keeps every storage class as written.
+        let tmp = TemporaryDirectory()
+        let path = tmp.sub("loose.db")
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TABLE export_jobs (id TEXT PRIMARY KEY, export_type TEXT, format TEXT, status TEXT, file_path,
+                    created_at, completed_at, expires_at);
+                INSERT INTO export_jobs (id, status, file_path) VALUES ('exp_i', 'failed', 5), ('exp_t', 'failed', '5'),
+                    ('exp_r', 'failed', 5.0), ('exp_b', 'failed', X'35');
+                """)
+        }
+        let store = try SQLiteJobStore(path: path, perRowUpdates: perRow)
+        let wrong = [job("exp_i", .text("5")), job("exp_t", .integer(5)), job("exp_r", .integer(5)), job("exp_b", .text("5")),
+                     job("exp_i", .real(5)), job("exp_r", .text("5.0"))]
+        #expect(try store.apply(wrong) == Array(repeating: false, count: wrong.count))
+        let remaining = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT id || ' ' || typeof(file_path) FROM export_jobs ORDER BY id")
+        }
+        #expect(remaining == ["exp_b blob", "exp_i integer", "exp_r real", "exp_t text"])
+        let right = [job("exp_i", .integer(5)), job("exp_t", .text("5")), job("exp_r", .real(5)), job("exp_b", .blob(Array("5".utf8)))]
+        #expect(try store.apply(right) == [true, true, true, true])
+    }
+
     @Test("columns the store does not own stay byte-identical")
     func otherColumnsUntouched() throws {
         let fixture = try Fixture()
@@ -358,5 +489,114 @@ struct JobStoreTests {
             #expect(!plan.contains("SCAN export_jobs"), "\(rule): \(plan)")
             #expect(!plan.contains("TEMP B-TREE"), "\(rule): \(plan)")
         }
+    }
+
+    // MARK: - The optional index
+
+    /// A mix for the failed rule: every accepted datetime form, unreadable values of every storage class, fresh and
+    /// old, with and without a file, and other statuses.
+    func mixedRows() -> [ApplicationDatabase.Row] {
+        let created: [StoredValue] = [
+            .text("2023-11-17 12:00:00.000000"), .text("2023-11-17 12:00:00"), .text("2023-11-17T12:00:00Z"), .text("2023-11-18T10:59:59.999999Z"),
+            .text("2023-11-18T11:00:00+00:00"), .text("2023-11-18T11:00:01Z"), .text("2023-11-18 20:30:00+09:30"), .text("2023-11-18T01:00:00-10"),
+            .text("2023-11-19T00:59:59+14:00"), .text("2023-11-18T00:00:00-14:00"), .text("2023-11-18t10:00:00z"), .text("2023-11-18 10:00:00.5-0100"),
+            .integer(1_700_145_022), .integer(5), .real(2_460_265.1), .blob(Array("2023-11-01 00:00:00".utf8)), .text("yesterday"), .text(""),
+            .text("2099-02-30 00:00:00"), .text("2023-11-18 24:00:00"), sqlText(-0.5), sqlText(-2), sqlText(-1000),
+        ]
+        let paths: [StoredValue] = [.text("/x/a"), .null, .text("5"), .blob([0x35]), .text("")]
+        var rows: [ApplicationDatabase.Row] = []
+        var index = 0
+        for value in created {
+            for path in paths {
+                for status in ["failed", "completed", "expired", "pending"] {
+                    rows.append(.init(id: "exp_\(index)", status: status, filePath: path, createdAt: value,
+                                      completedAt: index % 3 == 0 ? .null : value, expiresAt: index % 4 == 0 ? value : .null))
+                    index += 1
+                }
+            }
+        }
+        return rows
+    }
+
+    @Test("with the optional index the failed rule reads through it, in rowid order, and returns exactly the same rows",
+          arguments: [1, 7, 500])
+    func optionalIndexSameResults(limit: Int) throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let plain = try fixture.store()
+        #expect(!plain.usesFailedIndex)
+        let completedBefore = try allCandidates(plain, .completed, limit: limit)
+        let failedBefore = try allCandidates(plain, .failed, limit: limit)
+        #expect(failedBefore.count > 50)
+
+        #expect(try plain.createOptionalIndexes() == [SQLiteJobStore.failedIndex])
+        let indexed = try fixture.store()
+        #expect(indexed.usesFailedIndex)
+        #expect(try allCandidates(indexed, .failed, limit: limit) == failedBefore)
+        #expect(try allCandidates(indexed, .completed, limit: limit) == completedBefore)
+        let readOnly = try fixture.store(readOnly: true)
+        #expect(readOnly.usesFailedIndex)
+        #expect(try allCandidates(readOnly, .failed, limit: limit) == failedBefore)
+        // Across times too: at other cutoffs the failed rows returned are the same with and without the index.
+        for hours in [-48.0, -10, 10, 48] {
+            let now = at(hours)
+            #expect(try allCandidates(indexed, .failed, now: now, limit: limit) == allCandidates(plain, .failed, now: now, limit: limit))
+        }
+    }
+
+    @Test("EXPLAIN QUERY PLAN: the failed rule uses the partial index when present, the status index otherwise")
+    func optionalIndexPlan() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let before = try fixture.store().queryPlans()
+        #expect(before[.failed]?.contains("USING INDEX ix_export_jobs_status") == true, "\(before)")
+        _ = try fixture.store().createOptionalIndexes()
+        let plans = try fixture.store().queryPlans()
+        let failed = try #require(plans[.failed])
+        #expect(failed.contains("USING INDEX ix_export_jobs_cleanup_failed"), "\(failed)")
+        #expect(!failed.contains("TEMP B-TREE") && !failed.contains("SCAN export_jobs"), "\(failed)")
+        #expect(plans[.completed] == before[.completed])
+    }
+
+    @Test("creating the optional index is idempotent, and nothing is created by opening or sweeping")
+    func optionalIndexCreate() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        let schema = try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") }
+        let store = try fixture.store()
+        try store.verifySchema()
+        _ = try allCandidates(store, .failed)
+        _ = try Sweeper(store: store, storage: try fixture.storage.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
+        #expect(try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") } == schema)
+        #expect(try store.optionalIndexStates().map(\.state) == [.absent])
+        #expect(try store.createOptionalIndexes() == [SQLiteJobStore.failedIndex])
+        #expect(try store.createOptionalIndexes() == [])
+        #expect(try store.optionalIndexStates().map(\.state) == [.present])
+        let sql = try fixture.read { db in try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'ix_export_jobs_cleanup_failed'") }
+        #expect(sql == SQLiteJobStore.failedIndex.definition)
+    }
+
+    @Test("an index of that name with another definition is neither used nor replaced")
+    func optionalIndexImpostor() throws {
+        let fixture = try Fixture()
+        try fixture.insert(mixedRows())
+        try fixture.execute("CREATE INDEX ix_export_jobs_cleanup_failed ON export_jobs (status) WHERE status = 'failed'")
+        let store = try fixture.store()
+        #expect(!store.usesFailedIndex)
+        let states = try store.optionalIndexStates()
+        guard case .different(let found)? = states.first?.state else {
+            Issue.record("expected a different definition: \(states)")
+            return
+        }
+        #expect(found.contains("WHERE status = 'failed'"))
+        let error = #expect(throws: JobStoreError.self) { try store.createOptionalIndexes() }
+        #expect(error?.message.contains("another definition") == true)
+        // (SQLite's planner may still pick it on its own; the rows are the same either way.)
+        let withImpostor = try allCandidates(store, .failed, limit: 7)
+        // The same definition with other spacing is accepted.
+        try fixture.execute("DROP INDEX ix_export_jobs_cleanup_failed")
+        #expect(try allCandidates(fixture.store(), .failed, limit: 7) == withImpostor)
+        try fixture.execute("CREATE INDEX  ix_export_jobs_cleanup_failed ON export_jobs (status)\n  WHERE status = 'failed' AND file_path IS NOT NULL")
+        #expect(try fixture.store().usesFailedIndex)
     }
 }
