@@ -88,6 +88,9 @@ public struct RecordPathRule: Sendable, Hashable {
     public func entryName(forRecordPath filePath: String, jobID: String) -> Result<String, RemovalRefusal> {
         if filePath.isEmpty { return .failure(.emptyPath) }
         if filePath.utf8.contains(0) { return .failure(.invalidPath("it contains a NUL byte")) }
+        if filePath.unicodeScalars.contains("\u{FFFD}") {
+            return .failure(.invalidPath("it is not valid UTF-8 (or holds U+FFFD)"))
+        }
         if filePath.utf8.count > Self.pathMax { return .failure(.invalidPath("it is longer than PATH_MAX (\(Self.pathMax) bytes)")) }
         if filePath.hasSuffix("/") {
             if isStorageDirectory(filePath) { return .failure(.storageDirectoryItself) }

@@ -195,6 +195,37 @@ struct SweeperTests {
         #expect(try fixture.record("exp_m2") == ["failed", "NULL"])
     }
 
+    @Test("a file_path with an embedded NUL or invalid UTF-8 is refused, never shortened or repaired into another name")
+    func nulAndInvalidUTF8() throws {
+        let fixture = try Fixture()
+        try fixture.add([
+            .init(id: "exp_n1", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: 5),
+            .init(id: "exp_u1", status: "completed", createdHours: -49, completedAt: sqlText(-48)),
+        ])
+        // exp_n1's real file exists; its record names that path followed by a NUL and more bytes.
+        let real = try fixture.path(jobID: "exp_n1", created: at(-49))
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02X", $0) }.joined() }
+        try fixture.execute("UPDATE export_jobs SET file_path = CAST(X'\(hex(Array(real.utf8) + [0] + Array("x".utf8)))' AS TEXT) WHERE id = 'exp_n1'")
+        // exp_u1's file has a name that is not UTF-8 (a 0xFF byte before the extension); its record names it exactly.
+        let name = try fixture.fileName(jobID: "exp_u1", created: at(-49)).fileName
+        let rawPath = Array((fixture.storagePath + "/" + name.dropLast(4)).utf8) + [0xFF] + Array(".csv".utf8)
+        let fd = (rawPath.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) }
+        #expect(fd >= 0)
+        close(fd)
+        try fixture.execute("UPDATE export_jobs SET file_path = CAST(X'\(hex(rawPath))' AS TEXT) WHERE id = 'exp_u1'")
+        let before = try fixture.snapshots()
+        let listingBefore = listing(fixture.storagePath)
+
+        let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
+        #expect(report.completed.refused == 2)
+        #expect(report.completed.removed == 0 && report.completed.alreadyMissing == 0 && report.completed.recordsUpdated == 0)
+        #expect(report.problems.first { $0.jobID == "exp_n1" }?.reason.contains("NUL") == true)
+        #expect(report.problems.first { $0.jobID == "exp_u1" }?.reason.contains("UTF-8") == true)
+        #expect(exists(real))
+        #expect(listing(fixture.storagePath) == listingBefore)
+        #expect(try fixture.snapshots() == before)
+    }
+
     @Test("records pointing outside the storage directory, or at anything but their own regular file, are refused")
     func refused() throws {
         let fixture = try Fixture()
