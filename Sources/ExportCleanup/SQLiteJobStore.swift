@@ -108,8 +108,8 @@ public final class SQLiteJobStore: JobStore {
             for row in rows {
                 last = row[0]
                 jobs.append(ExportJob(
-                    id: Self.text(row, 1), exportType: Self.text(row, 2), format: Self.text(row, 3), status: Self.text(row, 4),
-                    filePath: Self.filePath(row, 5, bytes: 9), createdAt: Self.stored(row, 6), completedAt: Self.stored(row, 7),
+                    id: Self.exactText(row, 1, bytes: 10).text ?? Self.text(row, 1), exportType: Self.text(row, 2), format: Self.text(row, 3), status: Self.text(row, 4),
+                    filePath: Self.exactText(row, 5, bytes: 9), createdAt: Self.stored(row, 6), completedAt: Self.stored(row, 7),
                     expiresAt: Self.stored(row, 8)))
             }
             return (jobs, rows.count < limit ? nil : last.map(JobCursor.init(key:)))
@@ -322,10 +322,10 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - SQL
 
-    /// The last column is `file_path`'s exact bytes: GRDB reads TEXT as a C string, which would cut a value at an
-    /// embedded NUL (and could then name another, shorter file).
+    /// The last columns are the exact bytes of `file_path` and `id`: GRDB reads TEXT as a C string, which would cut
+    /// a value at an embedded NUL (a path could then name another, shorter file; an id another job's id).
     private static let columnsSQL =
-        "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at, CAST(file_path AS BLOB)"
+        "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at, CAST(file_path AS BLOB), CAST(id AS BLOB)"
 
     /// `export_cleanup_later(value, cutoff)`: 1 when `value` is text that ``StoredDateTime`` reads as an instant
     /// after `cutoff` (microseconds since 1970), else 0. SQLite's own `julianday()` is not used: it returns NULL
@@ -426,9 +426,9 @@ public final class SQLiteJobStore: JobStore {
         StoredValue(row[index] as DatabaseValue)
     }
 
-    /// `file_path` with its exact bytes when it is TEXT: an embedded NUL is kept (the path rule refuses it) and
-    /// invalid UTF-8 becomes U+FFFD (which the path rule refuses too), so no other name is ever derived from it.
-    private static func filePath(_ row: Row, _ index: Int, bytes: Int) -> StoredValue {
+    /// A TEXT column with its exact bytes: an embedded NUL is kept and invalid UTF-8 becomes U+FFFD, both of which
+    /// the path rule refuses, so no other file name or job id is ever derived from the value.
+    private static func exactText(_ row: Row, _ index: Int, bytes: Int) -> StoredValue {
         let value = stored(row, index)
         guard case .text = value, case .blob(let data) = (row[bytes] as DatabaseValue).storage else { return value }
         return .text(String(decoding: data, as: UTF8.self))

@@ -213,11 +213,20 @@ struct SweeperTests {
         #expect(fd >= 0)
         close(fd)
         try fixture.execute("UPDATE export_jobs SET file_path = CAST(X'\(hex(rawPath))' AS TEXT) WHERE id = 'exp_u1'")
+        // A due record whose id is another (fresh) job's id followed by a NUL, naming that job's file.
+        try fixture.add([.init(id: "exp_v1", status: "completed", createdHours: -3, completedAt: sqlText(-2), bytes: 7)])
+        let freshFile = try fixture.path(jobID: "exp_v1", created: at(-3))
+        try fixture.execute("""
+            INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at, completed_at)
+            VALUES (CAST(X'\(hex(Array("exp_v1".utf8) + [0] + Array("x".utf8)))' AS TEXT), 'hotels', 'csv', 'completed',
+                    '\(freshFile)', '\(at(-49).databaseText)', '\(at(-48).databaseText)')
+            """)
         let before = try fixture.snapshots()
         let listingBefore = listing(fixture.storagePath)
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
-        #expect(report.completed.refused == 2)
+        #expect(exists(freshFile), "a NUL-cut id must not let a record claim another job's file")
+        #expect(report.completed.refused == 3)
         #expect(report.completed.removed == 0 && report.completed.alreadyMissing == 0 && report.completed.recordsUpdated == 0)
         #expect(report.problems.first { $0.jobID == "exp_n1" }?.reason.contains("NUL") == true)
         #expect(report.problems.first { $0.jobID == "exp_u1" }?.reason.contains("UTF-8") == true)
