@@ -80,7 +80,7 @@ let package = Package(
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
-        .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig"], swiftSettings: strict),
+        .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig", "TestSupport"], swiftSettings: strict),
         // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.

@@ -59,20 +59,8 @@ public struct ConsoleLogHandler: LogHandler {
 
     /// Writes one line.
     public func log(event: LogEvent) {
-        let provided = metadataProvider?.get() ?? [:]
-        let metadataText: String
-        if provided.isEmpty, event.metadata?.isEmpty ?? true, event.error == nil {
-            metadataText = formattedMetadata
-        } else {
-            var merged = metadata
-            merged.merge(provided) { _, new in new }
-            if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
-            if let error = event.error {
-                merged["error.message"] = "\(error)"
-                merged["error.type"] = "\(String(reflecting: type(of: error)))"
-            }
-            metadataText = Self.format(merged)
-        }
+        let metadataText = mergedMetadata(handler: metadata, provider: metadataProvider, event: event).map(Self.format)
+            ?? formattedMetadata
         var line = Self.timestamp(secondsSinceEpoch: time(nil))
         line += " "
         line += event.level.rawValue

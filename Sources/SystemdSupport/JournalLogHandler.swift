@@ -89,20 +89,12 @@ public struct JournalLogHandler: LogHandler {
         fields.append("CODE_LINE", String(event.line))
         fields.append("CODE_FUNC", event.function)
 
-        let provided = metadataProvider?.get() ?? [:]
-        if provided.isEmpty, event.metadata?.isEmpty ?? true, event.error == nil {
-            fields.append(encodedMetadata)
-        } else {
-            var merged = metadata
-            merged.merge(provided) { _, new in new }
-            if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
-            if let error = event.error {
-                merged["error.message"] = "\(error)"
-                merged["error.type"] = "\(String(reflecting: type(of: error)))"
-            }
+        if let merged = mergedMetadata(handler: metadata, provider: metadataProvider, event: event) {
             for (key, value) in merged {
                 fields.append(JournalFieldName.forMetadataKey(key), value.description)
             }
+        } else {
+            fields.append(encodedMetadata)
         }
         return fields
     }

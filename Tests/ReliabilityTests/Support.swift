@@ -14,19 +14,6 @@ import Glibc
 
 // MARK: - Seed and timing
 
-/// SplitMix64: deterministic, so a failing run replays from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum ReliabilitySeed {
     /// `RELIABILITY_SEED` (decimal or 0x-hex) or a random seed; always printed by the caller.
     static func value(salt: UInt64 = 0) -> UInt64 {
