@@ -178,21 +178,15 @@ struct DaemonTests {
         chmod(fixture.storage, 0o755)
         chmod(fixture.database, 0o644)
         chmod(fixture.tmp.sub("none.conf"), 0o644)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path, "run", "--db", fixture.database,
-                             "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let output = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if process.terminationStatus == 66 && output.contains("Permission denied") {
-            // The build tree is not searchable by uid 65534 on this machine; nothing to learn here.
-            return
-        }
-        #expect(process.terminationStatus == 77, "\(output)")
-        #expect(output.contains("the storage directory '\(fixture.storage)' is not writable"))
+        // A copy of the binary uid 65534 can reach, wherever the build tree is.
+        let binary = fixture.tmp.sub("export-cleanup")
+        try FileManager.default.copyItem(atPath: Binary.path, toPath: binary)
+        chmod(binary, 0o755)
+        let result = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", binary, "run", "--db", fixture.database,
+                                     "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
+                                    executable: "/usr/bin/setpriv")
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderr.contains("the storage directory '\(fixture.storage)' is not writable"))
     }
 
     @Test("SIGHUP with a broken configuration keeps the running one and goes on; a fixed one takes effect")
