@@ -41,12 +41,14 @@ struct DemoCommand: ParsableCommand {
         let outcome = try SweepRun.once(settings, wait: false, logger: logger) { _ in }
         print(json ? jsonText(SweepOutput(outcome)) : sweepText(outcome))
         if !json {
+            // The binary as it was started (e.g. .build/debug/export-cleanup after `swift run`), so the lines paste.
+            let binary = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "export-cleanup" } ?? "export-cleanup"
             print("""
 
                 Try next:
-                  export-cleanup stats --storage \(layout.storage)
+                  \(binary) stats --storage \(layout.storage)
                   sqlite3 \(layout.database) "SELECT id, status, file_path FROM export_jobs"
-                  export-cleanup sweep --db \(layout.database) --storage \(layout.storage) --dry-run
+                  \(binary) sweep --db \(layout.database) --storage \(layout.storage) --dry-run
                 """)
         }
         // The demo includes a refused record on purpose; that is the demo working.
