@@ -109,8 +109,8 @@ public final class SQLiteJobStore: JobStore {
                 last = row[0]
                 jobs.append(ExportJob(
                     id: Self.exactText(row, 1, bytes: 10).text ?? Self.text(row, 1), exportType: Self.text(row, 2), format: Self.text(row, 3), status: Self.text(row, 4),
-                    filePath: Self.exactText(row, 5, bytes: 9), createdAt: Self.stored(row, 6), completedAt: Self.stored(row, 7),
-                    expiresAt: Self.stored(row, 8)))
+                    filePath: Self.exactText(row, 5, bytes: 9), createdAt: Self.exactText(row, 6, bytes: 11), completedAt: Self.exactText(row, 7, bytes: 12),
+                    expiresAt: Self.exactText(row, 8, bytes: 13)))
             }
             return (jobs, rows.count < limit ? nil : last.map(JobCursor.init(key:)))
         } catch {
@@ -322,10 +322,12 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - SQL
 
-    /// The last columns are the exact bytes of `file_path` and `id`: GRDB reads TEXT as a C string, which would cut
-    /// a value at an embedded NUL (a path could then name another, shorter file; an id another job's id).
+    /// The last columns are the exact bytes of `file_path`, `id` and the timestamps: GRDB reads TEXT as a C string,
+    /// which would cut a value at an embedded NUL (a path could then name another, shorter file; an id another
+    /// job's id; a timestamp with trailing bytes would read as valid).
     private static let columnsSQL =
-        "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at, CAST(file_path AS BLOB), CAST(id AS BLOB)"
+        "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at, CAST(file_path AS BLOB), CAST(id AS BLOB), "
+        + "CAST(created_at AS BLOB), CAST(completed_at AS BLOB), CAST(expires_at AS BLOB)"
 
     /// `export_cleanup_later(value, cutoff)`: 1 when `value` is text that ``StoredDateTime`` reads as an instant
     /// after `cutoff` (microseconds since 1970), else 0. SQLite's own `julianday()` is not used: it returns NULL
@@ -334,8 +336,8 @@ public final class SQLiteJobStore: JobStore {
     ///
     /// Registered through the C API and parsing SQLite's own bytes: no `DatabaseValue` or `String` per call (GRDB's
     /// `DatabaseFunction` made one of each per row, most of the cost of a sweep with nothing due). The text is
-    /// taken up to its first NUL, as GRDB reads it for the policy (`String(cString:)`), so SQL and the policy see
-    /// the same value; invalid UTF-8 fails to parse either way (the accepted forms are ASCII).
+    /// taken whole, as the store reads it for the policy (its exact bytes), so SQL and the policy see the same value:
+    /// an embedded NUL or invalid UTF-8 fails to parse either way (the accepted forms are ASCII).
     static let laterFunction: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = { context, _, arguments in
         guard let arguments, sqlite3_value_type(arguments[1]) == SQLITE_INTEGER, let instant = parsedText(arguments[0]) else {
             sqlite3_result_int(context, 0)
@@ -349,13 +351,10 @@ public final class SQLiteJobStore: JobStore {
         sqlite3_result_int(context, arguments.flatMap { parsedText($0[0]) } == nil ? 0 : 1)
     }
 
-    /// The instant a TEXT value names, read as ``StoredDateTime/parse(text:)`` would read GRDB's string of it.
+    /// The instant a TEXT value names, from all of its bytes, as ``StoredDateTime/parse(text:)`` reads it.
     private static func parsedText(_ value: OpaquePointer?) -> UTCInstant? {
         guard sqlite3_value_type(value) == SQLITE_TEXT, let text = sqlite3_value_text(value) else { return nil }
-        let count = Int(sqlite3_value_bytes(value))
-        let bytes = UnsafeBufferPointer(start: text, count: count)
-        let end = bytes.firstIndex(of: 0) ?? count
-        return StoredDateTime.parse(bytes: UnsafeBufferPointer(rebasing: bytes[..<end]))
+        return StoredDateTime.parse(bytes: UnsafeBufferPointer(start: text, count: Int(sqlite3_value_bytes(value))))
     }
 
     /// Registers the SQL functions on a connection.

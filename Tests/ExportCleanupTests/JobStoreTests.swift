@@ -155,7 +155,7 @@ struct JobStoreTests {
         }
     }
 
-    @Test("text with a NUL or invalid UTF-8: SQL reads it as the policy does, so no due or unreadable row is hidden")
+    @Test("text with a NUL or invalid UTF-8: SQL reads it as the policy does (all of its bytes), so no due or unreadable row is hidden")
     func oddTextSameInSQLAndPolicy() throws {
         let fixture = try Fixture()
         try fixture.insert([.init(id: "exp_seed", status: "pending", createdAt: sqlText(-1))])
@@ -177,16 +177,22 @@ struct JobStoreTests {
             let returned = Set(try allCandidates(store, rule).map(\.id))
             // Every row of the status, as the store reads it with the filter left out.
             let everything = try fixture.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, status, file_path, created_at, completed_at, expires_at FROM export_jobs WHERE status = ?",
-                                 arguments: [rule.status])
+                try Row.fetchAll(db, sql: """
+                    SELECT id, status, file_path, created_at, completed_at, expires_at,
+                        CAST(created_at AS BLOB), CAST(completed_at AS BLOB), CAST(expires_at AS BLOB)
+                    FROM export_jobs WHERE status = ?
+                    """, arguments: [rule.status])
             }
             for row in everything {
+                // TEXT by its exact bytes (a NUL kept, invalid UTF-8 as U+FFFD), as the store reads it.
                 func stored(_ index: Int) -> StoredValue {
                     switch (row[index] as DatabaseValue).storage {
                     case .null: return .null
                     case .int64(let value): return .integer(value)
                     case .double(let value): return .real(value)
-                    case .string(let value): return .text(value)
+                    case .string(let value):
+                        guard index >= 3, case .blob(let data) = (row[index + 3] as DatabaseValue).storage else { return .text(value) }
+                        return .text(String(decoding: data, as: UTF8.self))
                     case .blob(let data): return .blob(Array(data))
                     }
                 }
@@ -195,6 +201,14 @@ struct JobStoreTests {
                     #expect(returned.contains(job.id), "\(rule): \(job.id) is \(policy.decide(job, now: fixedNow)) but was filtered out")
                 }
             }
+        }
+        // A datetime followed by a NUL and more bytes is not read as that datetime: it is reported, even when the
+        // part before the NUL would be far in the future.
+        let jobs = try allCandidates(store, .completed)
+        let future = try #require(jobs.first { $0.id == "exp_c0" })
+        guard case .undecidable(_, "completed_at", _, .unparseable) = policy.decide(future, now: fixedNow) else {
+            Issue.record("exp_c0: \(policy.decide(future, now: fixedNow))")
+            return
         }
     }
 
