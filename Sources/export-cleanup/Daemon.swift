@@ -67,25 +67,7 @@ final class Daemon: @unchecked Sendable {
                                     + "fix its owner or mode, or the unit's ReadWritePaths=", errno: code, exitCode: Exit.noPermission)
             }
         }
-        _ = try open(settings)
-    }
-
-    /// Opens the job store (checking its schema) and the storage directory, as a sweep needs them.
-    static func open(_ settings: CleanupSettings) throws(StartError) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
-        let store: SQLiteJobStore
-        do {
-            store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                       readOnly: settings.dryRun)
-            try store.verifySchema()
-        } catch {
-            let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
-            throw StartError(message: error.message, errno: errno, exitCode: SweepRun.exitCode(for: error))
-        }
-        do {
-            return (store, try StorageDirectory(path: settings.storagePath).open())
-        } catch {
-            throw StartError(message: error.description, errno: error.errno ?? EINVAL, exitCode: Exit.code(for: error))
-        }
+        _ = try SweepRun.open(settings)
     }
 
     /// Installs signal sources and timers, reports READY, and schedules the first sweep at once.
@@ -150,7 +132,7 @@ final class Daemon: @unchecked Sendable {
     private func runSweep(settings: CleanupSettings, logger: Logger) -> Result<SweepReport, StartError> {
         heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
         do {
-            let (store, directory) = try Self.open(settings)
+            let (store, directory) = try SweepRun.open(settings)
             let sweeper = Sweeper(store: store, storage: directory, logger: logger)
             let report = try sweeper.sweep(
                 options: settings.sweepOptions(wait: true),

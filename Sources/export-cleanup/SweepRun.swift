@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import ExportCleanup
 import ExportCleanupConfig
 import ExportStorage
@@ -26,8 +27,13 @@ enum SweepRun {
     static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, onItem: (SweepItem) -> Void)
         throws(ExitCode) -> Outcome
     {
-        let store = try openStore(settings)
-        let directory = try withStorageErrors { () throws(ExportStorageError) in try StorageDirectory(path: settings.storagePath).open() }
+        let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
+        do {
+            opened = try open(settings)
+        } catch {
+            throw fail(error.message, code: error.exitCode)
+        }
+        let (store, directory) = opened
         let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
@@ -36,14 +42,22 @@ enum SweepRun {
         return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
     }
 
-    /// Opens the job store and checks its schema; errors are printed and become exit codes.
-    static func openStore(_ settings: CleanupSettings) throws(ExitCode) -> SQLiteJobStore {
+    /// Opens the job store (checking its schema, read-only for a dry run) and the storage directory, as a sweep
+    /// needs them; shared by `sweep` and the daemon, which opens them anew for every sweep.
+    static func open(_ settings: CleanupSettings) throws(Daemon.StartError) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
+        let store: SQLiteJobStore
         do {
-            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000, readOnly: settings.dryRun)
+            store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                       readOnly: settings.dryRun)
             try store.verifySchema()
-            return store
         } catch {
-            throw fail(error, code: exitCode(for: error))
+            let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
+            throw Daemon.StartError(message: error.message, errno: errno, exitCode: exitCode(for: error))
+        }
+        do {
+            return (store, try StorageDirectory(path: settings.storagePath).open())
+        } catch {
+            throw Daemon.StartError(message: error.description, errno: error.errno ?? EINVAL, exitCode: Exit.code(for: error))
         }
     }
 

@@ -178,13 +178,9 @@ struct DaemonTests {
         chmod(fixture.storage, 0o755)
         chmod(fixture.database, 0o644)
         chmod(fixture.tmp.sub("none.conf"), 0o644)
-        // A copy of the binary uid 65534 can reach, wherever the build tree is.
-        let binary = fixture.tmp.sub("export-cleanup")
-        try FileManager.default.copyItem(atPath: Binary.path, toPath: binary)
-        chmod(binary, 0o755)
-        let result = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", binary, "run", "--db", fixture.database,
-                                     "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
-                                    executable: "/usr/bin/setpriv")
+        let result = try Binary.runUnprivileged(["run", "--db", fixture.database, "--storage", fixture.storage,
+                                                 "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
+                                                copyInto: fixture.tmp.path)
         #expect(result.status == 77, "\(result.stderr)")
         #expect(result.stderr.contains("the storage directory '\(fixture.storage)' is not writable"))
     }

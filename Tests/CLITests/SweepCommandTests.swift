@@ -237,7 +237,7 @@ struct SweepCommandTests {
         #expect(chown(fixture.database, 65534, 65534) == 0)
         let file = try fixture.path("exp_s1", createdHours: -49)
 
-        let result = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path] + fixture.sweepArguments + ["--json"], executable: "/usr/bin/setpriv")
+        let result = try Binary.runUnprivileged(fixture.sweepArguments + ["--json"], copyInto: fixture.root)
         #expect(result.status == 1, "\(result.stderr)")
         let report = try #require(try json(result.stdout)["report"] as? [String: Any])
         let completed = try #require(report["completed"] as? [String: Any])

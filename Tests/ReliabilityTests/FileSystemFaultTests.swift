@@ -53,12 +53,8 @@ extension Reliability {
                 chmod(fixture.database, 0o666)
                 chmod(fixture.storage, 0o755)
                 chmod(fixture.tmp.sub("none.conf"), 0o644)
-                // A copy of the binary that 65534 can surely execute, wherever the build directory is.
-                let binary = fixture.tmp.sub("export-cleanup")
-                try FileManager.default.copyItem(atPath: Binary.path, toPath: binary)
-                chmod(binary, 0o755)
-                let result = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", binary, "sweep"] + fixture.flags + ["--json"],
-                                            executable: "/usr/bin/setpriv", environment: ["HOME": fixture.tmp.path])
+                let result = try Binary.runUnprivileged(["sweep"] + fixture.flags + ["--json"], copyInto: fixture.tmp.path,
+                                                        environment: ["HOME": fixture.tmp.path])
                 try expectFailedThenRecovered(fixture, result, errno: EACCES)
             }
         }

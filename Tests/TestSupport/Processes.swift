@@ -55,6 +55,23 @@ public enum Binary {
 
 }
 
+
+extension Binary {
+    /// Runs the binary as uid/gid 65534 (`setpriv --reuid=65534 --regid=65534 --clear-groups`), from a copy in
+    /// `directory` (which must be searchable by that uid), so it runs wherever the build tree is. No user is created.
+    public static func runUnprivileged(_ arguments: [String], copyInto directory: String, environment: [String: String] = [:])
+        throws -> Result
+    {
+        let binary = directory + "/export-cleanup"
+        if !FileManager.default.fileExists(atPath: binary) {
+            try FileManager.default.copyItem(atPath: path, toPath: binary)
+        }
+        chmod(binary, 0o755)
+        return try run(["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments, executable: "/usr/bin/setpriv",
+                       environment: environment)
+    }
+}
+
 /// A background process (the daemon, or a sweep to kill), killed by PID if a test leaves it running.
 public final class BackgroundProcess {
     public let process = Process()
