@@ -1,14 +1,21 @@
+public import ExportStorage
+
 /// One row of the application's `export_jobs` table, as far as cleanup reads it.
 ///
 /// Timestamps and `file_path` stay in their stored form (``StoredValue``): the policy parses them, reports
 /// what it cannot read, and updates match them exactly.
 public struct ExportJob: Sendable, Hashable {
-    /// The primary key, e.g. `exp_a1b2c3d4e5f6`.
+    /// The store's key of the row (SQLite: the rowid), used with every other column to guard updates; 0 for a
+    /// job built by hand.
+    public var key: Int64
+    /// The primary key as text, e.g. `exp_a1b2c3d4e5f6` (an INTEGER id as its decimal digits).
     public var id: String
-    /// The export type, e.g. `hotels` (for logs).
-    public var exportType: String
-    /// The format column, e.g. `csv` (for logs).
-    public var format: String
+    /// The primary key as stored (storage class included): updates match it exactly.
+    public var storedID: StoredValue
+    /// `export_type` as stored, e.g. `'hotels'`: part of the file's name.
+    public var exportType: StoredValue
+    /// `format` as stored, e.g. `'csv'` or `'excel'`: makes the file's extension.
+    public var format: StoredValue
     /// The status column as stored: `pending`, `processing`, `completed`, `failed`, `expired`, or other.
     public var status: String
     /// `file_path` as stored.
@@ -22,10 +29,12 @@ public struct ExportJob: Sendable, Hashable {
 
     /// Creates a job.
     public init(
-        id: String, exportType: String = "", format: String = "", status: String, filePath: StoredValue = .null,
-        createdAt: StoredValue = .null, completedAt: StoredValue = .null, expiresAt: StoredValue = .null
+        key: Int64 = 0, id: String, storedID: StoredValue? = nil, exportType: StoredValue = "hotels", format: StoredValue = "csv", status: String,
+        filePath: StoredValue = .null, createdAt: StoredValue = .null, completedAt: StoredValue = .null, expiresAt: StoredValue = .null
     ) {
+        self.key = key
         self.id = id
+        self.storedID = storedID ?? .text(id)
         self.exportType = exportType
         self.format = format
         self.status = status
@@ -43,4 +52,15 @@ public enum JobStatus {
     public static let completed = "completed"
     public static let failed = "failed"
     public static let expired = "expired"
+}
+
+extension ExportJob {
+    /// The columns the record's file name is made from, as text (a value that is not TEXT is shown as
+    /// `<INTEGER 5>`, which makes no file name).
+    public var recordName: RecordName { RecordName(exportType: Self.nameText(exportType), jobID: id, format: Self.nameText(format)) }
+
+    private static func nameText(_ value: StoredValue) -> String {
+        if case .text(let text) = value { return text }
+        return "<\(value.storageClass) \(value)>"
+    }
 }

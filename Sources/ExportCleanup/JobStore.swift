@@ -5,19 +5,27 @@ public protocol JobStore: AnyObject {
     /// - Throws: ``JobStoreError`` naming the missing table or column.
     func verifySchema() throws(JobStoreError)
 
-    /// The next batch of jobs that *may* be due under `rule` at `cutoff` (the latest `completed_at`, or
+    /// The next batch of jobs that *may* be due under `rule` at `now` (`cutoff` is the latest `completed_at`, or
     /// `created_at` for failed jobs, that can be due), in a stable order after `cursor`.
     ///
     /// A store may return jobs that are not due (the policy decides), but must return every job that is due,
-    /// and every job of the rule's status whose timestamp it cannot read (so it can be reported).
+    /// and every job of the rule's status whose timestamp it cannot read (so it can be reported). It may leave out
+    /// completed jobs whose `expires_at` it reads as later than `now`, if their `completed_at` is readable.
     /// - Returns: the jobs, and the cursor to pass for the next batch (`nil` when there are no more).
-    func candidates(for rule: CleanupRule, cutoff: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
+    func candidates(for rule: CleanupRule, cutoff: UTCInstant, now: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
         -> (jobs: [ExportJob], next: JobCursor?)
 
-    /// Applies the updates in one short write transaction, each as a compare-and-set on the job's id, status
-    /// and `file_path` as read: a row the application changed meanwhile is left alone.
-    /// - Returns: for each update, whether the row was updated.
-    func apply(_ updates: [JobUpdate]) throws(JobStoreError) -> [Bool]
+    /// Claims due jobs in one short write transaction: each row moves to its rule's final state (``JobClaim/newStatus``,
+    /// `file_path` NULL) only if every column the decision read (key, `id`, `status`, `export_type`, `format`,
+    /// `file_path`, `created_at`, `completed_at`, `expires_at`) still has the storage class and bytes it was read
+    /// with. A row the application changed meanwhile is left alone, and so is its file.
+    /// - Returns: for each claim, whether the row was claimed.
+    func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool]
+
+    /// Whether each row is exactly in the state a committed ``claim(_:)`` left it in: the final status,
+    /// `file_path` NULL, every other guarded column as read. Used after a crash, to tell a claim that committed
+    /// (its file may go) from one that did not, or a row the application has changed since (its file stays).
+    func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool]
 }
 
 /// A position in a store's stable order of jobs (opaque to everything above the store).
@@ -28,18 +36,21 @@ public struct JobCursor: Sendable, Hashable {
     public init(key: Int64) { self.key = key }
 }
 
-/// A record update after the job's file is gone: set `status` and clear `file_path`, if the row is still as read.
-public struct JobUpdate: Sendable, Hashable {
-    /// The job as read (its id, status and `file_path` are the compare-and-set condition).
+/// A due job to move to its rule's final state before its file is removed.
+public struct JobClaim: Sendable, Hashable {
+    /// The job as read: every column of it is the compare-and-set condition.
     public var job: ExportJob
-    /// The status to write (`expired` for completed jobs, `failed` stays `failed`).
-    public var newStatus: String
+    /// The rule it is due under.
+    public var rule: CleanupRule
 
-    /// Creates an update.
-    public init(job: ExportJob, newStatus: String) {
+    /// Creates a claim.
+    public init(job: ExportJob, rule: CleanupRule) {
         self.job = job
-        self.newStatus = newStatus
+        self.rule = rule
     }
+
+    /// The status the row gets (`expired` for completed jobs; failed jobs stay `failed`).
+    public var newStatus: String { rule.newStatus }
 }
 
 /// An error of the job store, with the database path and, where it applies, table and column.

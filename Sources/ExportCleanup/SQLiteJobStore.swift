@@ -14,9 +14,9 @@ import GRDBSQLite
 ///   as later than the cutoff are filtered out in SQL (through an SQL function over that same parser, so SQL
 ///   and the policy never disagree on a value); every other row of the status is returned for the policy to
 ///   decide or report.
-/// - Updates are compare-and-set (`WHERE id = ? AND status = ? AND file_path IS ?`, the file_path's storage
-///   class included) in one IMMEDIATE transaction per batch, one cached statement per up to 1,024 rows (``bulkUpdateSQL(rows:)``);
-///   no transaction is held while files are touched.
+/// - Claims are compare-and-set on the rowid and every column the decision read, storage class and bytes
+///   (``claimSQL``), in one IMMEDIATE transaction per batch, one cached statement per up to 1,024 rows
+///   (``bulkClaimSQL(rows:)``); no transaction is held while files are touched.
 public final class SQLiteJobStore: JobStore {
     /// The database file.
     public let path: String
@@ -91,100 +91,142 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    public func candidates(for rule: CleanupRule, cutoff: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
+    public func candidates(for rule: CleanupRule, cutoff: UTCInstant, now: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
         -> (jobs: [ExportJob], next: JobCursor?)
     {
-        let sql = rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
+        let sql = candidatesSQL(for: rule)
         do {
             // One SELECT, atomic on its own; not through `queue.read`, whose `PRAGMA query_only = 1` / `= 0` around
             // every read expires every prepared statement of the connection (SQLite's flag pragmas do), so the
-            // cached bulk update would be compiled anew for every batch.
-            let rows = try queue.inDatabase { db in
-                try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [cursor?.key ?? Int64.min, cutoff.microseconds, limit])
+            // cached claim statements would be compiled anew for every batch.
+            return try queue.inDatabase { db in
+                let statement = try db.cachedStatement(sql: sql)
+                let handle = statement.sqliteStatement
+                sqlite3_reset(handle)
+                defer { sqlite3_reset(handle) }
+                try Self.check(sqlite3_bind_int64(handle, 1, cursor?.key ?? Int64.min), db)
+                try Self.check(sqlite3_bind_int64(handle, 2, cutoff.microseconds), db)
+                try Self.check(sqlite3_bind_int64(handle, 3, Int64(limit)), db)
+                if sqlite3_bind_parameter_count(handle) >= 4 { try Self.check(sqlite3_bind_int64(handle, 4, now.microseconds), db) }
+                var jobs: [ExportJob] = []
+                jobs.reserveCapacity(limit)
+                while true {
+                    let code = sqlite3_step(handle)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else { throw Self.error(code, db) }
+                    jobs.append(Self.job(handle))
+                }
+                return (jobs, jobs.count < limit ? nil : jobs.last.map { JobCursor(key: $0.key) })
             }
-            var jobs: [ExportJob] = []
-            jobs.reserveCapacity(rows.count)
-            var last: Int64?
-            for row in rows {
-                last = row[0]
-                jobs.append(ExportJob(
-                    id: Self.exactText(row, 1, bytes: 10).text ?? Self.text(row, 1), exportType: Self.text(row, 2), format: Self.text(row, 3), status: Self.text(row, 4),
-                    filePath: Self.exactText(row, 5, bytes: 9), createdAt: Self.exactText(row, 6, bytes: 11), completedAt: Self.exactText(row, 7, bytes: 12),
-                    expiresAt: Self.exactText(row, 8, bytes: 13)))
-            }
-            return (jobs, rows.count < limit ? nil : last.map(JobCursor.init(key:)))
         } catch {
             throw map(error, doing: "read \(rule.rawValue) jobs")
         }
     }
 
-    public func apply(_ updates: [JobUpdate]) throws(JobStoreError) -> [Bool] {
-        guard !updates.isEmpty else { return [] }
+    public func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] {
+        guard !claims.isEmpty else { return [] }
         do {
-            var applied: [Bool] = []
-            applied.reserveCapacity(updates.count)
+            var claimed: [Bool] = []
+            claimed.reserveCapacity(claims.count)
             let bulk = bulkUpdates
             try queue.inTransaction(.immediate) { db in
-                // Duplicate ids in one batch (never from a sweep) go row by row, where the first match wins.
-                if bulk, Set(updates.lazy.map(\.job.id)).count == updates.count {
-                    var start = updates.startIndex
-                    while start < updates.endIndex {
-                        let end = min(start + Self.bulkChunkRows, updates.endIndex)
-                        applied += try Self.applyBulk(updates[start..<end], db)
+                // Duplicate keys in one batch (never from a sweep) go row by row, where the first match wins.
+                if bulk, Set(claims.lazy.map(\.job.key)).count == claims.count {
+                    var start = claims.startIndex
+                    while start < claims.endIndex {
+                        let end = min(start + Self.bulkChunkRows, claims.endIndex)
+                        claimed += try Self.claimBulk(claims[start..<end], db)
                         start = end
                     }
                 } else {
-                    applied.removeAll()
-                    let statement = try db.cachedStatement(sql: Self.updateSQL)
-                    for update in updates {
-                        try statement.execute(arguments: [update.newStatus, update.job.id, update.job.status, update.job.filePath.databaseValue])
-                        applied.append(db.changesCount == 1)
+                    let statement = try db.cachedStatement(sql: Self.claimSQL)
+                    for claim in claims {
+                        claimed.append(try Self.run(statement, guarding: claim, newStatus: claim.newStatus, db) == 1)
                     }
                 }
                 return .commit
             }
-            return applied
+            return claimed
         } catch {
-            throw map(error, doing: "update \(updates.count) records")
+            throw map(error, doing: "claim \(claims.count) records")
         }
     }
 
-    /// One compare-and-set statement for a chunk of updates (see ``bulkUpdateSQL(rows:)``). An update is applied
-    /// when exactly one row with its id was updated, as ``updateSQL``'s `changes() == 1` per row.
+    public func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] {
+        do {
+            return try queue.inDatabase { db in
+                let statement = try db.cachedStatement(sql: Self.isClaimedSQL)
+                return try claims.map { claim in try Self.run(statement, guarding: claim, newStatus: claim.newStatus, db) == 1 }
+            }
+        } catch {
+            throw map(error, doing: "check \(claims.count) earlier claims")
+        }
+    }
+
+    /// Binds a claim's guard (``claimParameters`` order) and steps the statement; returns the rows it touched
+    /// (``claimSQL``: `changes()`; ``isClaimedSQL``: the rows found).
+    private static func run(_ statement: Statement, guarding claim: JobClaim, newStatus: String, _ db: Database) throws -> Int {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        defer { sqlite3_reset(handle) }
+        try bind(claim, newStatus: newStatus, handle, 1, db)
+        var rows = 0
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw error(code, db) }
+            rows += 1
+        }
+        return statement.isReadonly ? rows : db.changesCount
+    }
+
+    /// One compare-and-set statement for a chunk of claims (see ``bulkClaimSQL(rows:)``). A claim is made when
+    /// exactly its row (by key) was updated, as ``claimSQL``'s `changes() == 1` per row.
     ///
     /// The statement is prepared once per size in ``bulkStatementRows`` and cached (preparing a statement of
-    /// 2,000 parameters costs about a millisecond); the chunk is padded with rows of NULLs, which match nothing
-    /// (`id = NULL` is never true).
-    private static func applyBulk(_ chunk: ArraySlice<JobUpdate>, _ db: Database) throws -> [Bool] {
+    /// 10,000 parameters costs about a millisecond); the chunk is padded with rows of NULLs, which match nothing
+    /// (`rowid = NULL` is never true).
+    private static func claimBulk(_ chunk: ArraySlice<JobClaim>, _ db: Database) throws -> [Bool] {
         let rows = bulkStatementRows.first { $0 >= chunk.count } ?? chunk.count
-        let statement = try db.cachedStatement(sql: bulkUpdateSQL(rows: rows))
-        // Bound and stepped through the C API: GRDB's StatementArguments would box and validate 4,000 values per
-        // chunk. Unbound parameters (the padding) are NULL.
+        let statement = try db.cachedStatement(sql: bulkClaimSQL(rows: rows))
+        // Bound and stepped through the C API: GRDB's StatementArguments would box and validate 10,000 values
+        // per chunk. Unbound parameters (the padding) are NULL.
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         defer { sqlite3_reset(handle) }
         var index: Int32 = 1
-        for update in chunk {
-            try bind(text: update.job.id, handle, index, db)
-            try bind(text: update.job.status, handle, index + 1, db)
-            try bind(update.job.filePath, handle, index + 2, db)
-            try bind(text: update.newStatus, handle, index + 3, db)
-            index += 4
+        for claim in chunk {
+            try bind(claim, newStatus: claim.newStatus, handle, index, db)
+            index += claimParameters
         }
-        var updatedByID: [String: Int] = [:]
+        // RETURNING the rowid, not the id: an id may be stored as INTEGER, TEXT or anything else.
+        var updatedByKey: [Int64: Int] = [:]
         while true {
             let code = sqlite3_step(handle)
             if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            if sqlite3_column_type(handle, 0) == SQLITE_TEXT, let text = sqlite3_column_text(handle, 0) {
-                let id = String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, 0))), as: UTF8.self)
-                updatedByID[id, default: 0] += 1
-            }
+            guard code == SQLITE_ROW else { throw error(code, db) }
+            updatedByKey[sqlite3_column_int64(handle, 0), default: 0] += 1
         }
-        return chunk.map { updatedByID[$0.job.id] == 1 }
+        return chunk.map { updatedByKey[$0.job.key] == 1 }
+    }
+
+    /// The parameters of one claim: key, new status, then the guarded values as read (``guardedColumns`` order).
+    static let claimParameters: Int32 = 2 + Int32(guardedColumns.count)
+
+    /// The columns a claim guards, besides the key: every column the decision read.
+    static let guardedColumns = ["id", "status", "export_type", "format", "file_path", "created_at", "completed_at", "expires_at"]
+
+    private static func bind(_ claim: JobClaim, newStatus: String, _ handle: OpaquePointer, _ index: Int32, _ db: Database) throws {
+        let job = claim.job
+        try check(sqlite3_bind_int64(handle, index, job.key), db)
+        try bind(text: newStatus, handle, index + 1, db)
+        let values: [StoredValue] = [job.storedID, .text(job.status), job.exportType, job.format, job.filePath,
+                                     job.createdAt, job.completedAt, job.expiresAt]
+        for (offset, value) in values.enumerated() {
+            try bind(value, handle, index + 2 + Int32(offset), db)
+        }
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -210,9 +252,11 @@ public final class SQLiteJobStore: JobStore {
     }
 
     private static func check(_ code: Int32, _ db: Database) throws {
-        guard code == SQLITE_OK else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        guard code == SQLITE_OK else { throw error(code, db) }
+    }
+
+    private static func error(_ code: Int32, _ db: Database) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
     }
 
     /// The query plans of the candidate queries (for tests and diagnostics).
@@ -220,9 +264,7 @@ public final class SQLiteJobStore: JobStore {
         try queue.read { db in
             var plans: [CleanupRule: String] = [:]
             for rule in CleanupRule.allCases {
-                let sql = rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
-                let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql,
-                                            arguments: [0, 0, 1])
+                let rows = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + candidatesSQL(for: rule), arguments: StatementArguments(Array(repeating: 0, count: 3)) + (rule == .completed ? [0] : []))
                 plans[rule] = rows.map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
             }
             return plans
@@ -322,12 +364,49 @@ public final class SQLiteJobStore: JobStore {
 
     // MARK: - SQL
 
-    /// The last columns are the exact bytes of `file_path`, `id` and the timestamps: GRDB reads TEXT as a C string,
-    /// which would cut a value at an embedded NUL (a path could then name another, shorter file; an id another
-    /// job's id; a timestamp with trailing bytes would read as valid).
-    private static let columnsSQL =
-        "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at, CAST(file_path AS BLOB), CAST(id AS BLOB), "
-        + "CAST(created_at AS BLOB), CAST(completed_at AS BLOB), CAST(expires_at AS BLOB)"
+    /// The columns a candidate row is read with, in ``CandidateColumn`` order.
+    private static let columnsSQL = "rowid, id, export_type, format, status, file_path, created_at, completed_at, expires_at"
+
+    /// The positions of ``columnsSQL``.
+    private enum CandidateColumn: Int32 {
+        case key = 0, id, exportType, format, status, filePath, createdAt, completedAt, expiresAt
+    }
+
+    /// A candidate row as read: every value through the C API with its storage class and its exact bytes.
+    ///
+    /// Not through GRDB's `Row`: it reads TEXT as a C string, which would cut a value at an embedded NUL (a path
+    /// could then name another, shorter file; an id another job's id; a timestamp with trailing bytes would read
+    /// as valid). `sqlite3_column_text` gives the text in UTF-8 whatever the database's encoding (a UTF-16
+    /// database converts) and `sqlite3_column_bytes` its whole length; invalid UTF-8 becomes U+FFFD, which the
+    /// path rule refuses, so no other file name or job id is ever derived from such a value.
+    private static func job(_ handle: OpaquePointer) -> ExportJob {
+        func value(_ column: CandidateColumn) -> StoredValue {
+            let index = column.rawValue
+            switch sqlite3_column_type(handle, index) {
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, index))
+            case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
+            case SQLITE_TEXT:
+                guard let text = sqlite3_column_text(handle, index) else { return .text("") }
+                return .text(String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index))), as: UTF8.self))
+            case SQLITE_BLOB:
+                let count = Int(sqlite3_column_bytes(handle, index))
+                guard count > 0, let bytes = sqlite3_column_blob(handle, index) else { return .blob([]) }
+                return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
+            default: return .null
+            }
+        }
+        let storedID = value(.id)
+        let id: String
+        switch storedID {
+        case .text(let text): id = text
+        case .integer(let number): id = String(number)
+        case let other: id = "<\(other.storageClass) \(other)>"
+        }
+        return ExportJob(
+            key: sqlite3_column_int64(handle, CandidateColumn.key.rawValue), id: id, storedID: storedID, exportType: value(.exportType),
+            format: value(.format), status: value(.status).text ?? "", filePath: value(.filePath), createdAt: value(.createdAt),
+            completedAt: value(.completedAt), expiresAt: value(.expiresAt))
+    }
 
     /// `export_cleanup_later(value, cutoff)`: 1 when `value` is text that ``StoredDateTime`` reads as an instant
     /// after `cutoff` (microseconds since 1970), else 0. SQLite's own `julianday()` is not used: it returns NULL
@@ -366,12 +445,20 @@ public final class SQLiteJobStore: JobStore {
         }
     }
 
-    /// A completed row is left out only when its completed_at is readable and later than the cutoff and its
-    /// expires_at (if set) is readable: an unreadable value the rule needs is always returned, to be reported.
+    /// The candidate query of a rule (the choice of index made here, once).
+    private func candidatesSQL(for rule: CleanupRule) -> String {
+        rule == .completed ? Self.completedSQL : usesFailedIndex ? Self.failedIndexedSQL : Self.failedSQL
+    }
+
+    /// A completed row is left out only when its `completed_at` and `expires_at` (if set) are both readable and
+    /// either `completed_at` is later than the cutoff or `expires_at` later than now: an unreadable value the rule
+    /// needs is always returned, to be reported, and a row the application promised until a later `expires_at`
+    /// is not read again on every sweep. Parameters: ?1 cursor, ?2 cutoff, ?3 limit, ?4 now.
     static let completedSQL = """
         SELECT \(columnsSQL) FROM export_jobs
         WHERE status = 'completed' AND rowid > ?1
-            AND NOT (export_cleanup_later(completed_at, ?2) AND (expires_at IS NULL OR export_cleanup_readable(expires_at)))
+            AND NOT (export_cleanup_readable(completed_at) AND (expires_at IS NULL OR export_cleanup_readable(expires_at))
+                     AND (export_cleanup_later(completed_at, ?2) OR export_cleanup_later(expires_at, ?4)))
         ORDER BY rowid LIMIT ?3
         """
 
@@ -388,57 +475,50 @@ public final class SQLiteJobStore: JobStore {
         ORDER BY rowid LIMIT ?3
         """
 
-    static let updateSQL = """
-        UPDATE export_jobs SET status = ?1, file_path = NULL WHERE id = ?2 AND status = ?3 AND file_path IS ?4 AND typeof(file_path) = typeof(?4)
-        """
+    /// The guard of one claim against the row `target` (a table or alias), parameters from `p(n)`: the key, then
+    /// each of ``guardedColumns`` with the same storage class (`typeof`) and the same bytes (`IS` under `BINARY`
+    /// collation, whatever collation the column declares). `IS` alone would not be storage-class exact: the
+    /// column's affinity converts the operand (a bound INTEGER 5 would match the TEXT '5').
+    private static func guardSQL(_ target: String, _ p: (Int) -> String) -> String {
+        var terms = ["\(target).rowid = \(p(0))"]
+        for (offset, column) in guardedColumns.enumerated() {
+            let parameter = p(2 + offset)
+            terms.append("\(target).\(column) IS \(parameter) COLLATE BINARY AND typeof(\(target).\(column)) = typeof(\(parameter))")
+        }
+        return terms.joined(separator: " AND ")
+    }
 
-    /// Rows per bulk statement at most: 4 parameters each, well under SQLITE_MAX_VARIABLE_NUMBER (32,766 since 3.32;
-    /// UPDATE ... FROM needs 3.33 and RETURNING 3.35).
+    /// One claim: ?1 key, ?2 new status, ?3... the guarded values (``claimParameters``).
+    static let claimSQL = "UPDATE export_jobs SET status = ?2, file_path = NULL WHERE " + guardSQL("export_jobs") { "?\($0 + 1)" }
+
+    /// Whether a row is exactly as a committed claim left it: the new status, `file_path` NULL, every other guarded
+    /// column as read.
+    static let isClaimedSQL = "SELECT rowid FROM export_jobs WHERE " + guardSQL("export_jobs") { index in
+        // status must be the new one (?2) and file_path NULL; the other columns as read.
+        switch index {
+        case 3: return "?2"
+        case 6: return "NULL"
+        default: return "?\(index + 1)"
+        }
+    }
+
+    /// Rows per bulk statement at most: ``claimParameters`` (10) each, well under SQLITE_MAX_VARIABLE_NUMBER
+    /// (32,766 since 3.32; UPDATE ... FROM needs 3.33 and RETURNING 3.35).
     static let bulkChunkRows = 1024
 
     /// The sizes bulk statements are prepared in (a chunk is padded up to the next one).
     static let bulkStatementRows = [8, 32, 128, 512, 1024]
 
-    /// The compare-and-set of ``updateSQL`` for `rows` updates at once: `(id, old status, old file_path, new
-    /// status)` per row, the ids of the rows updated returned.
-    ///
-    /// `file_path IS v.column3` alone would not be storage-class exact: the column's TEXT affinity is applied to
-    /// the VALUES operand (which has none), so a bound INTEGER 5 would match the TEXT '5', and INTEGER 5 matches
-    /// REAL 5.0 in a column without affinity. `typeof(...) = typeof(...)` makes the match exact: a row whose
-    /// file_path changed storage class meanwhile is left alone.
-    static func bulkUpdateSQL(rows: Int) -> String {
+    /// The claim of ``claimSQL`` for `rows` claims at once, the rowids of the rows updated returned.
+    static func bulkClaimSQL(rows: Int) -> String {
         precondition(rows > 0)
-        var sql = "UPDATE export_jobs SET status = v.column4, file_path = NULL FROM (VALUES (?,?,?,?)"
-        sql.reserveCapacity(sql.utf8.count + rows * 12 + 300)
-        for _ in 1..<rows { sql += ",(?,?,?,?)" }
-        sql += """
-            ) AS v WHERE export_jobs.id = v.column1 AND export_jobs.status = v.column2 \
-            AND export_jobs.file_path IS v.column3 AND typeof(export_jobs.file_path) = typeof(v.column3) \
-            RETURNING export_jobs.id
-            """
+        let width = Int(claimParameters)
+        let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ",") + ")"
+        var sql = "UPDATE export_jobs SET status = v.column2, file_path = NULL FROM (VALUES " + tuple
+        sql.reserveCapacity(sql.utf8.count + rows * (tuple.utf8.count + 1) + 600)
+        for _ in 1..<rows { sql += "," + tuple }
+        sql += ") AS v WHERE " + guardSQL("export_jobs") { "v.column\($0 + 1)" } + " RETURNING export_jobs.rowid"
         return sql
-    }
-
-    // MARK: - Values
-
-    private static func stored(_ row: Row, _ index: Int) -> StoredValue {
-        StoredValue(row[index] as DatabaseValue)
-    }
-
-    /// A TEXT column with its exact bytes: an embedded NUL is kept and invalid UTF-8 becomes U+FFFD, both of which
-    /// the path rule refuses, so no other file name or job id is ever derived from the value.
-    private static func exactText(_ row: Row, _ index: Int, bytes: Int) -> StoredValue {
-        let value = stored(row, index)
-        guard case .text = value, case .blob(let data) = (row[bytes] as DatabaseValue).storage else { return value }
-        return .text(String(decoding: data, as: UTF8.self))
-    }
-
-    private static func text(_ row: Row, _ index: Int) -> String {
-        switch stored(row, index) {
-        case .text(let value): return value
-        case .null: return ""
-        case let other: return other.description
-        }
     }
 
     private func map(_ error: any Error, doing what: String) -> JobStoreError {

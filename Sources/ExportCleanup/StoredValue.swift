@@ -2,12 +2,15 @@
 ///
 /// Jobs keep their timestamps and `file_path` in this raw form, so that decisions can report the raw value and
 /// compare-and-set updates can match it byte for byte.
-public enum StoredValue: Sendable, Hashable, CustomStringConvertible {
+public enum StoredValue: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
     case null
     case integer(Int64)
     case real(Double)
     case text(String)
     case blob([UInt8])
+
+    /// A TEXT value.
+    public init(stringLiteral value: String) { self = .text(value) }
 
     /// The text, when the value is TEXT.
     public var text: String? {

@@ -10,7 +10,8 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var removed = 0
         /// Due rows whose file was already gone or never set (a success).
         public var alreadyMissing = 0
-        /// Files that could not be removed (a system call failed); their records are unchanged.
+        /// Files that could not be removed (a system call failed). Their records are unchanged, unless the failure
+        /// came after the claim (then the removal is retried from the claims journal).
         public var failed = 0
         /// Records refused by a safety rule; nothing touched, records unchanged.
         public var refused = 0
@@ -18,9 +19,9 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var undecidable = 0
         /// Bytes of the removed files.
         public var bytesFreed: Int64 = 0
-        /// Records updated.
+        /// Records claimed (updated to the rule's final state).
         public var recordsUpdated = 0
-        /// Records the application changed between read and update, left alone.
+        /// Records the application changed between read and claim: left alone, and so are their files.
         public var changedMeanwhile = 0
 
         /// Creates zero counts.
@@ -43,6 +44,21 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var reason: String
         /// The errno, for `failed`.
         public var errno: Int32?
+    }
+
+    /// What became of the claims an earlier, cut-off sweep left in the claims journal.
+    public struct EarlierClaims: Sendable, Hashable, Codable {
+        /// Files removed: their rows were still exactly as the claim left them.
+        public var removed = 0
+        /// Files that were already gone.
+        public var alreadyMissing = 0
+        /// Files kept: the claim had not committed, or the application changed the row since.
+        public var kept = 0
+        /// Bytes of the removed files.
+        public var bytesFreed: Int64 = 0
+
+        /// Creates zero counts.
+        public init() {}
     }
 
     /// Identifies the sweep in logs (`SWEEP_ID`).
@@ -70,6 +86,8 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var abortCode: String?
     /// Wall time, in seconds.
     public var durationSeconds = 0.0
+    /// The claims of an earlier sweep that this one finished (all zero when there were none).
+    public var earlierClaims = EarlierClaims()
 
     /// The longest problem list kept in memory.
     public static let maximumProblemsListed = 1000

@@ -32,13 +32,26 @@ public struct SweepItem: Sendable, Hashable {
     public var outcome: RemovalOutcome
 }
 
-/// One sweep: reads due jobs from a ``JobStore``, removes their files through ``OpenStorageDirectory``, and
-/// updates their records. File first, record second: a crash in between leaves a record whose file is gone,
-/// which the next sweep completes (a missing file is success).
+/// One sweep: reads due jobs from a ``JobStore``, claims their records, then removes their files through
+/// ``OpenStorageDirectory``.
+///
+/// Claim first, file second, per batch:
+/// 1. read a batch of candidates and decide each one (``RetentionPolicy``, pure); check each due record's path
+///    and name (``RecordPathRule``) and look at its entry (`fstatat`, no symlink followed);
+/// 2. write the batch's claims to the claims journal in the storage directory and sync it;
+/// 3. claim the rows in one short transaction, each guarded on every column the decision read (``JobStore/claim(_:)``):
+///    a row the application changed meanwhile is left alone, and so is its file;
+/// 4. remove the files of the rows claimed; remove the journal.
+///
+/// The application therefore never sees a row that points at a file this sweep removed: the row stops pointing
+/// at it first. A crash between 3 and 4 leaves files whose rows no longer name them; the next sweep reads the
+/// journal and removes each of them only if its row is still exactly as the claim left it.
 public final class Sweeper {
     private let store: any JobStore
     private let storage: OpenStorageDirectory
     private let logger: Logger
+    /// Called with each batch's claims just before they are made (tests: the application's race).
+    package var beforeClaim: (([JobClaim]) -> Void)?
 
     /// Creates a sweeper over an opened store and storage directory.
     public init(store: any JobStore, storage: OpenStorageDirectory, logger: Logger) {
@@ -52,9 +65,9 @@ public final class Sweeper {
     /// - Parameters:
     ///   - now: the moment the rules are applied at.
     ///   - sweepID: identifies the sweep in logs.
-    ///   - isCancelled: asked between files; when it says yes, the batch in hand is committed and the sweep ends
-    ///     with ``SweepReport/interrupted`` set.
-    ///   - onItem: called for each due job with its outcome.
+    ///   - isCancelled: asked between files; when it says yes, the jobs decided so far are claimed and their
+    ///     files removed, and the sweep ends with ``SweepReport/interrupted`` set.
+    ///   - onItem: called for each due job with what happened to its file (not for rows changed meanwhile).
     ///   - onProgress: called after each batch with the report so far.
     /// - Throws: ``ExportStorageError`` when the sweep lock is held elsewhere (and `waitForLock` is off).
     ///   Store errors during the sweep do not throw: they end it early, recorded in ``SweepReport/abortedBy``.
@@ -91,48 +104,53 @@ public final class Sweeper {
         defer { if !options.dryRun { storage.unlock() } }
 
         logger.debug("sweep started", metadata: ["dry_run": "\(options.dryRun)", "now": "\(now.iso8601)"])
-        rules: for rule in CleanupRule.allCases {
-            let cutoff = options.policy.cutoff(for: rule, now: now)
-            var cursor: JobCursor?
-            repeat {
-                let batch: [ExportJob]
-                do {
-                    (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, after: cursor, limit: options.batchSize)
-                } catch {
-                    abort(&report, error, logger: logger)
-                    break rules
-                }
-                var updates: [JobUpdate] = []
-                for job in batch {
-                    if isCancelled() {
-                        report.interrupted = true
-                        break
-                    }
-                    report[rule].examined += 1
-                    if let update = handle(job, rule: rule, options: options, now: now, report: &report, logger: logger, onItem: onItem) {
-                        updates.append(update)
-                    }
-                }
-                if !options.dryRun, !updates.isEmpty {
-                    do {
-                        let applied = try store.apply(updates)
-                        for (update, ok) in zip(updates, applied) {
-                            if ok {
-                                report[rule].recordsUpdated += 1
-                            } else {
-                                report[rule].changedMeanwhile += 1
-                                logger.info("record changed by the application meanwhile; left alone",
-                                            metadata: ["export_job_id": "\(update.job.id)", "export_rule": "\(rule.rawValue)"])
+        var carried: [ClaimJournal.Entry] = []
+        sweep: do {
+            if !options.dryRun {
+                carried = try finishEarlierClaims(&report, logger: logger)
+            }
+            for rule in CleanupRule.allCases {
+                let cutoff = options.policy.cutoff(for: rule, now: now)
+                var cursor: JobCursor?
+                repeat {
+                    let batch: [ExportJob]
+                    (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: options.batchSize)
+                    var claims: [Claimable] = []
+                    // Asked once per batch that has files to remove: a directory that refuses every removal
+                    // (read-only, no write permission) leaves every record as it is.
+                    var blocked: Int32?? = nil
+                    for job in batch {
+                        if isCancelled() {
+                            report.interrupted = true
+                            break
+                        }
+                        report[rule].examined += 1
+                        guard let claimable = decide(job, rule: rule, options: options, now: now, report: &report, logger: logger, onItem: onItem) else {
+                            continue
+                        }
+                        if claimable.entryName != nil {
+                            if blocked == nil { blocked = .some(storage.removalBlocked()) }
+                            if case .some(.some(let code)) = blocked {
+                                fail(job, rule: rule, code: code, claimed: false, report: &report, logger: logger)
+                                onItem(SweepItem(rule: rule, job: job, outcome: .failed(errno: code)))
+                                continue
                             }
                         }
-                    } catch {
-                        abort(&report, error, logger: logger)
-                        break rules
+                        claims.append(claimable)
                     }
-                }
-                onProgress(report)
-                if report.interrupted { break rules }
-            } while cursor != nil
+                    if !options.dryRun, !claims.isEmpty {
+                        try commit(claims, carried: &carried, report: &report, logger: logger, onItem: onItem)
+                    }
+                    onProgress(report)
+                    if report.interrupted { break sweep }
+                } while cursor != nil
+            }
+        } catch let error as JobStoreError {
+            abort(&report, error.message, code: error.code.rawValue, logger: logger)
+        } catch let error as ExportStorageError {
+            abort(&report, error.message, code: "storage", logger: logger)
+        } catch {
+            abort(&report, "\(error)", code: "storage", logger: logger)
         }
         report.durationSeconds = Double(UTCInstant.now().microseconds - clockStart.microseconds) / 1_000_000
         logSummary(report, logger: logger)
@@ -146,11 +164,20 @@ public final class Sweeper {
 
     // MARK: - Internals
 
-    /// Decides one job, removes its file if due, and returns the record update to make.
-    private func handle(
+    /// A due job ready to be claimed, and the entry of its file (`nil` when it has none).
+    private struct Claimable {
+        var job: ExportJob
+        var rule: CleanupRule
+        var entryName: String?
+        var bytes: Int64
+    }
+
+    /// Decides one job. Not due, undecidable, refused or (dry run) listed: reported here, `nil` returned. Due:
+    /// the claim to make, with the entry its file has (checked by name and by `fstatat`, nothing removed yet).
+    private func decide(
         _ job: ExportJob, rule: CleanupRule, options: SweepOptions, now: UTCInstant, report: inout SweepReport,
         logger: Logger, onItem: (SweepItem) -> Void
-    ) -> JobUpdate? {
+    ) -> Claimable? {
         switch options.policy.decide(job, now: now) {
         case .notDue:
             return nil
@@ -168,27 +195,42 @@ public final class Sweeper {
             break
         }
         report[rule].due += 1
-        let outcome: RemovalOutcome
+        let inspected: RemovalOutcome
+        var entryName: String?
         switch job.filePath {
         case .null:
-            outcome = .alreadyMissing
+            inspected = .alreadyMissing
         case .text(let path):
-            outcome = storage.remove(recordPath: path, jobID: job.id, dryRun: options.dryRun)
+            switch storage.entryName(forRecordPath: path, record: job.recordName) {
+            case .failure(let refusal):
+                inspected = .refused(refusal)
+            case .success(let name):
+                inspected = storage.inspectEntry(named: name)
+                entryName = name
+            }
         case let other:
-            outcome = .refused(.invalidPath("file_path is \(other.storageClass) \(other), not text"))
+            inspected = .refused(.invalidPath("file_path is \(other.storageClass) \(other), not text"))
         }
-        onItem(SweepItem(rule: rule, job: job, outcome: outcome))
-        switch outcome {
-        case .removed(let bytes), .wouldRemove(let bytes):
-            report[rule].removed += 1
-            report[rule].bytesFreed += bytes
-            logger.debug(options.dryRun ? "would remove export file" : "removed export file", metadata: [
-                "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
-                "export_rule": "\(rule.rawValue)",
-            ])
-        case .alreadyMissing:
-            report[rule].alreadyMissing += 1
-            logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
+        switch inspected {
+        case .wouldRemove(let bytes):
+            if options.dryRun {
+                report[rule].removed += 1
+                report[rule].bytesFreed += bytes
+                logger.debug("would remove export file", metadata: [
+                    "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                    "export_rule": "\(rule.rawValue)",
+                ])
+                onItem(SweepItem(rule: rule, job: job, outcome: inspected))
+                return nil
+            }
+            return Claimable(job: job, rule: rule, entryName: entryName, bytes: bytes)
+        case .alreadyMissing, .removed:
+            if options.dryRun {
+                report[rule].alreadyMissing += 1
+                onItem(SweepItem(rule: rule, job: job, outcome: .alreadyMissing))
+                return nil
+            }
+            return Claimable(job: job, rule: rule, entryName: nil, bytes: 0)
         case .refused(let refusal):
             report[rule].refused += 1
             report.record(.init(kind: "refused", rule: rule, jobID: job.id, filePath: job.filePath.description,
@@ -197,25 +239,151 @@ public final class Sweeper {
                 "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
                 "export_refusal": "\(refusal.code)", "export_rule": "\(rule.rawValue)",
             ])
+            onItem(SweepItem(rule: rule, job: job, outcome: inspected))
             return nil
         case .failed(let code):
-            report[rule].failed += 1
-            let reason = "cannot remove: \(errnoName(code)) (\(String(cString: strerror(code)))); the record is unchanged and retried next sweep"
-            report.record(.init(kind: "failed", rule: rule, jobID: job.id, filePath: job.filePath.description,
-                                code: errnoName(code), reason: reason, errno: code))
-            logger.warning("\(reason)", metadata: [
-                "message_id": "\(MessageID.fileRemovalFailed)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
-                "errno": "\(code)", "export_rule": "\(rule.rawValue)",
-            ])
+            fail(job, rule: rule, code: code, claimed: false, report: &report, logger: logger)
+            onItem(SweepItem(rule: rule, job: job, outcome: inspected))
             return nil
         }
-        return JobUpdate(job: job, newStatus: rule.newStatus)
     }
 
-    private func abort(_ report: inout SweepReport, _ error: JobStoreError, logger: Logger) {
-        report.abortedBy = error.message
-        report.abortCode = error.code.rawValue
-        logger.error("sweep stopped: \(error.message)", metadata: ["message_id": "\(MessageID.sweepAborted)", "export_store_error": "\(error.code.rawValue)"])
+    /// Journal, claim, remove: one batch's claims (see the type's documentation).
+    private func commit(
+        _ batch: [Claimable], carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
+        onItem: (SweepItem) -> Void
+    ) throws {
+        let withFiles = batch.compactMap { item in
+            item.entryName.map { ClaimJournal.Entry(claim: JobClaim(job: item.job, rule: item.rule), entryName: $0) }
+        }
+        if !withFiles.isEmpty {
+            try storage.writeClaimsJournal(ClaimJournal.encode(carried + withFiles))
+        }
+        let claims = batch.map { JobClaim(job: $0.job, rule: $0.rule) }
+        beforeClaim?(claims)
+        let claimed = try store.claim(claims)
+        for (item, ok) in zip(batch, claimed) {
+            let job = item.job, rule = item.rule
+            guard ok else {
+                report[rule].changedMeanwhile += 1
+                logger.info("record changed by the application meanwhile; it and its file are left alone",
+                            metadata: ["export_job_id": "\(job.id)", "export_rule": "\(rule.rawValue)"])
+                continue
+            }
+            report[rule].recordsUpdated += 1
+            guard let name = item.entryName else {
+                report[rule].alreadyMissing += 1
+                logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
+                onItem(SweepItem(rule: rule, job: job, outcome: .alreadyMissing))
+                continue
+            }
+            let outcome = storage.removeEntry(named: name)
+            switch outcome {
+            case .removed(let bytes):
+                report[rule].removed += 1
+                report[rule].bytesFreed += bytes
+                logger.debug("removed export file", metadata: [
+                    "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                    "export_rule": "\(rule.rawValue)",
+                ])
+            case .alreadyMissing, .wouldRemove:
+                report[rule].alreadyMissing += 1
+            case .refused(let refusal):
+                // Swapped for a directory, fifo or symlink between the look and the claim: never removed.
+                report[rule].refused += 1
+                report.record(.init(kind: "refused", rule: rule, jobID: job.id, filePath: job.filePath.description,
+                                    code: refusal.code, reason: refusal.description + "; the record was already updated", errno: nil))
+                logger.warning("record refused after its claim: \(refusal); the entry is left as it is", metadata: [
+                    "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
+                    "export_refusal": "\(refusal.code)", "export_rule": "\(rule.rawValue)",
+                ])
+            case .failed(let code):
+                fail(job, rule: rule, code: code, claimed: true, report: &report, logger: logger)
+                carried.append(ClaimJournal.Entry(claim: JobClaim(job: job, rule: rule), entryName: name))
+            }
+            onItem(SweepItem(rule: rule, job: job, outcome: outcome))
+        }
+        if !withFiles.isEmpty {
+            try saveJournal(carried)
+        }
+    }
+
+    /// Finishes the claims a cut-off sweep left in the journal: a file goes only if its row is still exactly as
+    /// its claim left it (so that claim committed and nobody changed the row since). Returns the claims whose
+    /// file could not be removed, kept in the journal for the next sweep.
+    private func finishEarlierClaims(_ report: inout SweepReport, logger: Logger) throws -> [ClaimJournal.Entry] {
+        guard let bytes = try storage.readClaimsJournal() else { return [] }
+        let (entries, problems) = ClaimJournal.decode(bytes)
+        let journalPath = storage.directory.path + "/" + OpenStorageDirectory.claimsJournalName
+        for problem in problems {
+            logger.warning("claims journal '\(journalPath)': \(problem); that file is kept (the orphans check lists it)")
+        }
+        var carried: [ClaimJournal.Entry] = []
+        if !entries.isEmpty {
+            let confirmed = try store.isClaimed(entries.map(\.claim))
+            let blocked = storage.removalBlocked()
+            for (entry, ok) in zip(entries, confirmed) {
+                let job = entry.claim.job, rule = entry.claim.rule
+                guard ok else {
+                    report.earlierClaims.kept += 1
+                    logger.info("an earlier sweep's claim did not commit, or the application changed the row since: its file is kept",
+                                metadata: ["export_job_id": "\(job.id)", "export_file": "\(entry.entryName)", "export_rule": "\(rule.rawValue)"])
+                    continue
+                }
+                if let blocked {
+                    fail(job, rule: rule, code: blocked, claimed: true, report: &report, logger: logger)
+                    carried.append(entry)
+                    continue
+                }
+                switch storage.removeEntry(named: entry.entryName) {
+                case .removed(let bytes):
+                    report.earlierClaims.removed += 1
+                    report.earlierClaims.bytesFreed += bytes
+                    logger.debug("removed the file of an earlier sweep's claim", metadata: [
+                        "export_job_id": "\(job.id)", "export_file": "\(entry.entryName)", "export_bytes": "\(bytes)", "export_rule": "\(rule.rawValue)",
+                    ])
+                case .alreadyMissing, .wouldRemove:
+                    report.earlierClaims.alreadyMissing += 1
+                case .refused:
+                    report.earlierClaims.kept += 1
+                case .failed(let code):
+                    fail(job, rule: rule, code: code, claimed: true, report: &report, logger: logger)
+                    carried.append(entry)
+                }
+            }
+            logger.info("finished an earlier sweep's claims: \(report.earlierClaims.removed) files removed, \(report.earlierClaims.alreadyMissing) already gone, \(report.earlierClaims.kept) kept, \(carried.count) still failing")
+        }
+        try saveJournal(carried)
+        return carried
+    }
+
+    /// The journal holds exactly the claims whose files are still to go (none: no journal).
+    private func saveJournal(_ entries: [ClaimJournal.Entry]) throws {
+        if entries.isEmpty {
+            try storage.removeClaimsJournal()
+        } else {
+            try storage.writeClaimsJournal(ClaimJournal.encode(entries))
+        }
+    }
+
+    private func fail(_ job: ExportJob, rule: CleanupRule, code: Int32, claimed: Bool, report: inout SweepReport, logger: Logger) {
+        report[rule].failed += 1
+        let consequence = claimed
+            ? "the record was already updated; the removal is retried at the next sweep (claims journal)"
+            : "the record is unchanged and retried next sweep"
+        let reason = "cannot remove: \(errnoName(code)) (\(String(cString: strerror(code)))); \(consequence)"
+        report.record(.init(kind: "failed", rule: rule, jobID: job.id, filePath: job.filePath.description,
+                            code: errnoName(code), reason: reason, errno: code))
+        logger.warning("\(reason)", metadata: [
+            "message_id": "\(MessageID.fileRemovalFailed)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
+            "errno": "\(code)", "export_rule": "\(rule.rawValue)",
+        ])
+    }
+
+    private func abort(_ report: inout SweepReport, _ message: String, code: String, logger: Logger) {
+        report.abortedBy = message
+        report.abortCode = code
+        logger.error("sweep stopped: \(message)", metadata: ["message_id": "\(MessageID.sweepAborted)", "export_store_error": "\(code)"])
     }
 
     private func logSummary(_ report: SweepReport, logger: Logger) {

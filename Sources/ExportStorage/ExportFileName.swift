@@ -201,7 +201,7 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses `_YYYYMMDD_HHMMSS` (16 bytes) into seconds since 1970, checking that the date is real.
-    private static func parseTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    static func parseTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard bytes.count == 16, bytes[0] == UInt8(ascii: "_"), bytes[9] == UInt8(ascii: "_") else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

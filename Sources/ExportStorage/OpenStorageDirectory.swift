@@ -84,21 +84,41 @@ public final class OpenStorageDirectory {
     /// Releases the sweep lock.
     public func unlock() { _ = flock(descriptor, LOCK_UN) }
 
-    /// Removes (or, with `dryRun`, inspects) the file a record names, following the rules of
-    /// ``RecordPathRule`` and removing only a regular file.
-    public func remove(recordPath: String, jobID: String, dryRun: Bool = false) -> RemovalOutcome {
-        switch pathRule.entryName(forRecordPath: recordPath, jobID: jobID) {
-        case .failure(let refusal): return .refused(refusal)
-        case .success(let name): return removeEntry(named: name, dryRun: dryRun)
+    /// The entry a record's `file_path` names, by the rules of ``RecordPathRule`` (a pure check, no disk).
+    public func entryName(forRecordPath recordPath: String, record: RecordName) -> Result<String, RemovalRefusal> {
+        pathRule.entryName(forRecordPath: recordPath, record: record)
+    }
+
+    /// What the entry `name` is, without following a symlink: a regular file with its size, missing, refused
+    /// (not a regular file), or a failed `fstatat`.
+    public func inspectEntry(named name: String) -> RemovalOutcome {
+        guard Self.isPlainName(name) else { return .refused(.invalidPath("'\(name)' is not a plain entry name")) }
+        var info = stat()
+        if fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
+            let statErrno = errno
+            return statErrno == ENOENT ? .alreadyMissing : .failed(errno: statErrno)
         }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .refused(.notRegularFile(kind: fileKind(info.st_mode))) }
+        return .wouldRemove(bytes: Int64(info.st_size))
+    }
+
+    /// Why no entry of this directory can be removed by this process right now, as an errno: `EROFS` when the
+    /// file system is mounted read-only, `EACCES` when this user lacks write or search permission on the
+    /// directory; `nil` when removals may go ahead. Asked before records are claimed, so a directory that
+    /// refuses every removal leaves every record as it is.
+    public func removalBlocked() -> Int32? {
+        var info = statvfs()
+        if fstatvfs(descriptor, &info) == 0, info.f_flag & UInt(ST_RDONLY) != 0 { return EROFS }
+        if faccessat(descriptor, ".", W_OK | X_OK, AT_EACCESS) != 0 {
+            let accessErrno = errno
+            return accessErrno == EROFS || accessErrno == EACCES || accessErrno == EPERM ? accessErrno : nil
+        }
+        return nil
     }
 
     /// Removes (or inspects) the entry `name` of this directory if it is a regular file.
     public func removeEntry(named name: String, dryRun: Bool = false) -> RemovalOutcome {
-        // Bytes, not Characters: "/\u{301}" is one Character that is not "/", but the kernel sees a separator.
-        guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: "/")), name != ".", name != ".." else {
-            return .refused(.invalidPath("'\(name)' is not a plain entry name"))
-        }
+        guard Self.isPlainName(name) else { return .refused(.invalidPath("'\(name)' is not a plain entry name")) }
         var info = stat()
         if fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
             let statErrno = errno
@@ -114,6 +134,69 @@ public final class OpenStorageDirectory {
             return unlinkErrno == ENOENT ? .alreadyMissing : .failed(errno: unlinkErrno)
         }
         return .removed(bytes: bytes)
+    }
+
+    /// A name of one entry of this directory: not empty, no `/`, not `.` or `..`. Bytes, not Characters:
+    /// `"/\u{301}"` is one Character that is not `"/"`, but the kernel sees a separator.
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && !name.utf8.contains(UInt8(ascii: "/")) && name != "." && name != ".."
+    }
+
+    // MARK: - The claims journal
+
+    /// The entry that holds a sweep's claims journal: the files of records claimed (or about to be) whose removal
+    /// is not yet done. A dot name, which no export file has; never counted as an export file.
+    public static let claimsJournalName = ".export-cleanup-claims"
+
+    /// The claims journal's bytes, or `nil` when there is none.
+    public func readClaimsJournal() throws(ExportStorageError) -> [UInt8]? {
+        let fd = openat(descriptor, Self.claimsJournalName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let openErrno = errno
+            if openErrno == ENOENT { return nil }
+            throw journalError("cannot read", openErrno)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw journalError("cannot read", errno)
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+        }
+    }
+
+    /// Replaces the claims journal with `bytes` and syncs it to disk (`fdatasync`) before returning, so a claim
+    /// committed after this call is never lost by a crash. The file is `0600`, never written through a symlink.
+    public func writeClaimsJournal(_ bytes: [UInt8]) throws(ExportStorageError) {
+        let fd = openat(descriptor, Self.claimsJournalName, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw journalError("cannot write", errno) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw journalError("cannot write", errno)
+            }
+            offset += count
+        }
+        guard fdatasync(fd) == 0 else { throw journalError("cannot sync", errno) }
+    }
+
+    /// Removes the claims journal (a missing one is fine).
+    public func removeClaimsJournal() throws(ExportStorageError) {
+        if unlinkat(descriptor, Self.claimsJournalName, 0) != 0, errno != ENOENT { throw journalError("cannot remove", errno) }
+    }
+
+    private func journalError(_ what: String, _ code: Int32) -> ExportStorageError {
+        ExportStorageError(.systemCall, path: directory.path + "/" + Self.claimsJournalName, errno: code,
+                           message: "\(what) the claims journal '\(directory.path)/\(Self.claimsJournalName)': this user needs to read and write "
+                            + "the storage directory")
     }
 
     /// The pid holding a `flock` on this directory, read from `/proc/locks`, if any.

@@ -9,10 +9,12 @@ public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case outsideStorage(parent: String)
     /// `file_path` names the storage directory itself.
     case storageDirectoryItself
-    /// The entry's name does not follow `{export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}`.
+    /// The entry's name does not follow `{export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}`, or the record's own
+    /// `export_type`, `id` or `format` cannot make such a name.
     case notAnExportFileName(String)
-    /// The entry's name embeds another job id than the record's.
-    case otherJobsFile(name: String)
+    /// The entry's name is not the one the record's own `export_type`, `id` and `format` make (another job's
+    /// file, another type or another format).
+    case nameMismatch(name: String, expected: String)
     /// The entry is not a regular file (a symlink, directory, fifo, socket or device).
     case notRegularFile(kind: String)
 
@@ -24,7 +26,7 @@ public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .outsideStorage: return "outside_storage"
         case .storageDirectoryItself: return "storage_directory_itself"
         case .notAnExportFileName: return "not_an_export_file_name"
-        case .otherJobsFile: return "other_jobs_file"
+        case .nameMismatch: return "name_mismatch"
         case .notRegularFile: return "not_a_regular_file"
         }
     }
@@ -41,8 +43,8 @@ public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
             return "file_path names the storage directory itself"
         case .notAnExportFileName(let name):
             return "'\(name)' does not follow {export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx}"
-        case .otherJobsFile(let name):
-            return "'\(name)' does not carry this record's job id: it belongs to another job"
+        case .nameMismatch(let name, let expected):
+            return "'\(name)' is not this record's file: its export_type, id and format make '\(expected)'"
         case .notRegularFile(let kind):
             return "the entry is a \(kind), not a regular file"
         }
@@ -55,8 +57,8 @@ public enum RemovalRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 /// only allowed where it changes nothing, not as the last one), is at most
 /// `PATH_MAX` bytes, its last component is a plain name, and its directory is the storage directory (for an
 /// absolute path: the storage path made absolute, or its real path; for a relative path: the storage path as
-/// configured; a bare name is taken as an entry). The name must be `…_{job_id}_{YYYYMMDD_HHMMSS}.{ext}` with
-/// the record's own job id.
+/// configured; a bare name is taken as an entry). The name must be `{export_type}_{id}_{YYYYMMDD_HHMMSS}.{ext}`
+/// made from the record's own `export_type`, `id` and `format` (``checkName(_:record:)``).
 public struct RecordPathRule: Sendable, Hashable {
     /// The storage directory's path components, as configured (relative or absolute, no `.`).
     public let configuredComponents: [String]
@@ -84,8 +86,8 @@ public struct RecordPathRule: Sendable, Hashable {
         absoluteSpellings = spellings
     }
 
-    /// The entry name that `filePath` names for job `jobID`, or why it names none.
-    public func entryName(forRecordPath filePath: String, jobID: String) -> Result<String, RemovalRefusal> {
+    /// The entry name that `filePath` names for the record, or why it names none.
+    public func entryName(forRecordPath filePath: String, record: RecordName) -> Result<String, RemovalRefusal> {
         if filePath.isEmpty { return .failure(.emptyPath) }
         if filePath.utf8.contains(0) { return .failure(.invalidPath("it contains a NUL byte")) }
         if filePath.unicodeScalars.contains("\u{FFFD}") {
@@ -112,44 +114,38 @@ public struct RecordPathRule: Sendable, Hashable {
             let shown = (filePath.hasPrefix("/") ? "/" : "") + parent.joined(separator: "/")
             return .failure(.outsideStorage(parent: shown.isEmpty ? "." : shown))
         }
-        return Self.checkName(name, jobID: jobID).map { name }
+        return Self.checkName(name, record: record).map { name }
     }
 
-    /// Checks that an entry name is `…_{jobID}_{YYYYMMDD_HHMMSS}.{ext}`.
-    public static func checkName(_ name: String, jobID: String) -> Result<Void, RemovalRefusal> {
-        guard let parsed = ExportFileName.parse(name) else {
-            // A name that only fails the strict grammar (e.g. an id with more '_') may still carry the id.
-            return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(notExport(name, jobID: jobID))
+    /// Checks that an entry name is exactly `{export_type}_{id}_{YYYYMMDD_HHMMSS}.{ext}` built from the record's
+    /// own columns, byte for byte (the timestamp is the only part the record does not hold).
+    ///
+    /// Bytes, not `String` comparison: `String` equality is Unicode canonical equivalence, under which an NFC id
+    /// (`é`) would claim the file of another job whose id is the NFD spelling (`e` + U+0301); the database and
+    /// the kernel compare bytes, and so does this check. There is no looser fallback: a record of job `b1` never
+    /// reaches the file of job `exp_b1`.
+    public static func checkName(_ name: String, record: RecordName) -> Result<Void, RemovalRefusal> {
+        let bytes = Array(name.utf8)
+        // The tail every export name has: "_YYYYMMDD_HHMMSS.{csv|json|xlsx}".
+        guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")), dot > 16,
+            let tailFormat = ExportFormat(rawValue: String(decoding: bytes[(dot + 1)...], as: UTF8.self)),
+            bytes.withUnsafeBufferPointer({ ExportFileName.parseTimestamp(UnsafeBufferPointer(rebasing: $0[(dot - 16)..<dot])) }) != nil
+        else { return .failure(.notAnExportFileName(name)) }
+        // The record's own columns must make a name of the convention.
+        guard (try? ExportFileName.validateExportType(record.exportType)) != nil, (try? ExportFileName.validateJobID(record.jobID)) != nil,
+            let format = try? ExportFormat(parsing: record.format)
+        else {
+            return .failure(.notAnExportFileName(name + " (the record's export_type '\(record.exportType)', id '\(record.jobID)' or format '\(record.format)' cannot make an export file name)"))
         }
-        if parsed.jobID.utf8.elementsEqual(jobID.utf8) { return .success(()) }
-        // One-word ids after multi-word types read back differently; check the position instead.
-        return looselyCarries(name, jobID: jobID) ? .success(()) : .failure(.otherJobsFile(name: name))
+        let stem = Array((record.exportType + "_" + record.jobID).utf8)
+        let expected = record.exportType + "_" + record.jobID + "_YYYYMMDD_HHMMSS." + format.fileExtension
+        guard tailFormat == format, dot - 16 == stem.count, bytes[..<(dot - 16)].elementsEqual(stem) else {
+            return .failure(.nameMismatch(name: name, expected: expected))
+        }
+        return .success(())
     }
 
     // MARK: - Internals
-
-    private static func notExport(_ name: String, jobID: String) -> RemovalRefusal {
-        name.contains("_\(jobID)_") ? .notAnExportFileName(name) : .otherJobsFile(name: name)
-    }
-
-    /// `{something}_{jobID}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx}` with a non-empty `something`.
-    ///
-    /// Compared byte for byte: `String` comparison is Unicode canonical equivalence, under which an NFC id
-    /// (`é`) would claim the file of another job whose id is the NFD spelling (`e` + U+0301); the database
-    /// compares ids as bytes, and so must this check.
-    private static func looselyCarries(_ name: String, jobID: String) -> Bool {
-        let bytes = Array(name.utf8)
-        let id = Array(jobID.utf8)
-        guard !id.isEmpty, let dot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return false }
-        guard ExportFormat(rawValue: String(decoding: bytes[(dot + 1)...], as: UTF8.self)) != nil else { return false }
-        let stem = bytes[..<dot]
-        guard stem.count > 16 else { return false }
-        // Reuse the strict parser for the timestamp by building a minimal valid name around it.
-        guard ExportFileName.parse("t_i" + String(decoding: stem.suffix(16), as: UTF8.self) + ".csv") != nil else { return false }
-        let head = stem.dropLast(16)
-        let marker = [UInt8(ascii: "_")] + id
-        return head.count > marker.count && head.suffix(marker.count).elementsEqual(marker)
-    }
 
     private func isStorageDirectory(_ path: String) -> Bool {
         isStorageDirectory(parts: Self.components(path), absolute: path.hasPrefix("/"))
@@ -171,5 +167,22 @@ public struct RecordPathRule: Sendable, Hashable {
     /// a combining mark is one `Character` but still a separator for `unlinkat`).
     static func components(_ path: String) -> [String] {
         path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// The columns of a record that its file's name is made from, as the record holds them (text).
+public struct RecordName: Sendable, Hashable {
+    /// `export_type`, e.g. `hotels`.
+    public var exportType: String
+    /// `id`, e.g. `exp_a1b2c3d4e5f6`.
+    public var jobID: String
+    /// `format`, e.g. `csv` or `excel` (written as `xlsx`).
+    public var format: String
+
+    /// Creates the name parts of a record.
+    public init(exportType: String, jobID: String, format: String) {
+        self.exportType = exportType
+        self.jobID = jobID
+        self.format = format
     }
 }

@@ -88,7 +88,7 @@ extension OpenStorageDirectory {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name == "." || name == ".." { continue }
+            if name == "." || name == ".." || name == Self.claimsJournalName { continue }
             var info = stat()
             let statResult = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 fstatat(descriptor, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &info, AT_SYMLINK_NOFOLLOW)

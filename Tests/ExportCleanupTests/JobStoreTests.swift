@@ -13,7 +13,7 @@ struct JobStoreTests {
         var cursor: JobCursor?
         var calls = 0
         repeat {
-            let batch = try store.candidates(for: rule, cutoff: policy.cutoff(for: rule, now: now), after: cursor, limit: limit)
+            let batch = try store.candidates(for: rule, cutoff: policy.cutoff(for: rule, now: now), now: now, after: cursor, limit: limit)
             jobs += batch.jobs
             cursor = batch.next
             calls += 1
@@ -222,7 +222,7 @@ struct JobStoreTests {
         ])
         let store = try fixture.store()
         let completed = try allCandidates(store, .completed)
-        #expect(completed == [ExportJob(id: "exp_a", exportType: "supplier_summary", format: "xlsx", status: "completed",
+        #expect(completed == [ExportJob(key: 1, id: "exp_a", exportType: "supplier_summary", format: "xlsx", status: "completed",
                                         filePath: .text("/x/ü ñ.csv"), createdAt: .text("2020-01-01 00:00:00.100000"),
                                         completedAt: .integer(42), expiresAt: .real(1.5))])
         let failed = try allCandidates(store, .failed)
@@ -260,7 +260,7 @@ struct JobStoreTests {
         var cursor: JobCursor?
         var batches = 0
         repeat {
-            let batch = try store.candidates(for: .completed, cutoff: cutoff, after: cursor, limit: limit)
+            let batch = try store.candidates(for: .completed, cutoff: cutoff, now: fixedNow, after: cursor, limit: limit)
             #expect(batch.jobs.count <= limit)
             if batch.next != nil { #expect(batch.jobs.count == limit) }
             seen += batch.jobs.map(\.id)
@@ -298,8 +298,8 @@ struct JobStoreTests {
             DELETE FROM export_jobs WHERE id = 'exp_gone';
             """)
         let before = try fixture.snapshots()
-        let updates = completed.map { JobUpdate(job: $0, newStatus: "expired") } + failed.map { JobUpdate(job: $0, newStatus: "failed") }
-        let applied = try store.apply(updates)
+        let updates = completed.map { JobClaim(job: $0, rule: .completed) } + failed.map { JobClaim(job: $0, rule: .failed) }
+        let applied = try store.claim(updates)
         let byID = Dictionary(uniqueKeysWithValues: zip(updates.map(\.job.id), applied))
         #expect(byID == ["exp_same": true, "exp_newpath": false, "exp_newstatus": false, "exp_gone": false, "exp_nullpath": true,
                          "exp_failed": true, "exp_blobpath": true])
@@ -312,8 +312,8 @@ struct JobStoreTests {
         #expect(try fixture.record("exp_failed") == ["failed", "NULL"])
         #expect(try fixture.record("exp_blobpath") == ["failed", "NULL"])
         // Applying the same updates again changes nothing: the rows no longer match what was read.
-        #expect(try store.apply(updates) == Array(repeating: false, count: updates.count))
-        #expect(try store.apply([]) == [])
+        #expect(try store.claim(updates) == Array(repeating: false, count: updates.count))
+        #expect(try store.claim([]) == [])
     }
 
     @Test("bulk and per-row compare-and-set give the same answers and the same rows", arguments: [1, 7, 2500])
@@ -339,10 +339,10 @@ struct JobStoreTests {
                 UPDATE export_jobs SET file_path = CAST(file_path AS BLOB) WHERE CAST(substr(id, 5) AS INTEGER) % 17 = 3;
                 DELETE FROM export_jobs WHERE CAST(substr(id, 5) AS INTEGER) % 19 = 4;
                 """)
-            let updates = jobs.map { JobUpdate(job: $0, newStatus: $0.status == "completed" ? "expired" : "failed") }
-            let applied = try store.apply(updates)
+            let updates = jobs.map { JobClaim(job: $0, rule: $0.status == "completed" ? .completed : .failed) }
+            let applied = try store.claim(updates)
             // Applying again changes nothing.
-            #expect(try store.apply(updates) == Array(repeating: false, count: updates.count))
+            #expect(try store.claim(updates) == Array(repeating: false, count: updates.count))
             return (applied, try fixture.snapshots())
         }
         let bulk = try run(perRow: false)
@@ -354,9 +354,11 @@ struct JobStoreTests {
 
     @Test("compare-and-set on file_path is storage-class exact (no affinity conversion), bulk and per row", arguments: [false, true])
     func compareAndSetStorageClass(perRow: Bool) throws {
-        func job(_ id: String, _ path: StoredValue) -> JobUpdate {
-            JobUpdate(job: ExportJob(id: id, exportType: "hotels", format: "csv", status: "failed", filePath: path,
-                                     createdAt: .text("2020-01-01 00:00:00"), completedAt: .null, expiresAt: .null), newStatus: "failed")
+        /// The claim of row `id` as read by `store`, but with another `file_path` than the one read.
+        func job(_ id: String, _ path: StoredValue, in store: SQLiteJobStore) throws -> JobClaim {
+            var job = try #require(allCandidates(store, .failed).first { $0.id == id })
+            job.filePath = path
+            return JobClaim(job: job, rule: .failed)
         }
         // The application's schema: file_path VARCHAR(500) has TEXT affinity, so it holds TEXT, BLOB or NULL; a
         // bound INTEGER 5 would be converted to '5' by the comparison without the storage-class check.
@@ -366,11 +368,11 @@ struct JobStoreTests {
             .init(id: "exp_b", status: "failed", filePath: .blob(Array("5".utf8)), createdAt: .text("2020-01-01 00:00:00")),
         ])
         let appStore = try SQLiteJobStore(path: app.database, perRowUpdates: perRow)
-        #expect(try appStore.apply([job("exp_t", .integer(5)), job("exp_b", .text("5"))]) == [false, false])
-        #expect(try appStore.apply([job("exp_t", .real(5)), job("exp_b", .integer(5))]) == [false, false])
+        #expect(try appStore.claim([try job("exp_t", .integer(5), in: appStore), try job("exp_b", .text("5"), in: appStore)]) == [false, false])
+        #expect(try appStore.claim([try job("exp_t", .real(5), in: appStore), try job("exp_b", .integer(5), in: appStore)]) == [false, false])
         #expect(try app.record("exp_t") == ["failed", "'5'"])
         #expect(try app.record("exp_b") == ["failed", "X'35'"])
-        #expect(try appStore.apply([job("exp_t", .text("5")), job("exp_b", .blob(Array("5".utf8)))]) == [true, true])
+        #expect(try appStore.claim([try job("exp_t", .text("5"), in: appStore), try job("exp_b", .blob(Array("5".utf8)), in: appStore)]) == [true, true])
         // An empty blob and empty text are bound as such, not as NULL or as each other.
         try app.insert([
             .init(id: "exp_empty", status: "failed", filePath: .blob([]), createdAt: .text("2020-01-01 00:00:00")),
@@ -378,8 +380,8 @@ struct JobStoreTests {
         ])
         #expect(try app.record("exp_empty") == ["failed", "X''"])
         #expect(try app.record("exp_emptytext") == ["failed", "''"])
-        #expect(try appStore.apply([job("exp_empty", .null), job("exp_emptytext", .blob([])), job("exp_empty", .text(""))]) == [false, false, false])
-        #expect(try appStore.apply([job("exp_empty", .blob([])), job("exp_emptytext", .text(""))]) == [true, true])
+        #expect(try appStore.claim([job("exp_empty", .null, in: appStore), job("exp_emptytext", .blob([]), in: appStore), job("exp_empty", .text(""), in: appStore)]) == [false, false, false])
+        #expect(try appStore.claim([job("exp_empty", .blob([]), in: appStore), job("exp_emptytext", .text(""), in: appStore)]) == [true, true])
 
         // A table whose file_path has no affinity keeps every storage class as written.
         let tmp = TemporaryDirectory()
@@ -393,15 +395,16 @@ struct JobStoreTests {
                 """)
         }
         let store = try SQLiteJobStore(path: path, perRowUpdates: perRow)
-        let wrong = [job("exp_i", .text("5")), job("exp_t", .integer(5)), job("exp_r", .integer(5)), job("exp_b", .text("5")),
-                     job("exp_i", .real(5)), job("exp_r", .text("5.0"))]
-        #expect(try store.apply(wrong) == Array(repeating: false, count: wrong.count))
+        let wrong = try [job("exp_i", .text("5"), in: store), job("exp_t", .integer(5), in: store), job("exp_r", .integer(5), in: store),
+                         job("exp_b", .text("5"), in: store), job("exp_i", .real(5), in: store), job("exp_r", .text("5.0"), in: store)]
+        #expect(try store.claim(wrong) == Array(repeating: false, count: wrong.count))
         let remaining = try DatabaseQueue(path: path).read { db in
             try String.fetchAll(db, sql: "SELECT id || ' ' || typeof(file_path) FROM export_jobs ORDER BY id")
         }
         #expect(remaining == ["exp_b blob", "exp_i integer", "exp_r real", "exp_t text"])
-        let right = [job("exp_i", .integer(5)), job("exp_t", .text("5")), job("exp_r", .real(5)), job("exp_b", .blob(Array("5".utf8)))]
-        #expect(try store.apply(right) == [true, true, true, true])
+        let right = try [job("exp_i", .integer(5), in: store), job("exp_t", .text("5"), in: store), job("exp_r", .real(5), in: store),
+                         job("exp_b", .blob(Array("5".utf8)), in: store)]
+        #expect(try store.claim(right) == [true, true, true, true])
     }
 
     @Test("columns the store does not own stay byte-identical")
@@ -418,9 +421,9 @@ struct JobStoreTests {
         let owned: Set<Int> = [4, 5]  // 0 is the rowid; then id, export_type, format, status, file_path, ...
         let before = try fixture.snapshots()
         let store = try fixture.store()
-        let updates = try allCandidates(store, .completed).map { JobUpdate(job: $0, newStatus: "expired") }
-            + allCandidates(store, .failed).map { JobUpdate(job: $0, newStatus: "failed") }
-        #expect(try store.apply(updates) == [true, true])
+        let updates = try allCandidates(store, .completed).map { JobClaim(job: $0, rule: .completed) }
+            + allCandidates(store, .failed).map { JobClaim(job: $0, rule: .failed) }
+        #expect(try store.claim(updates) == [true, true])
         let after = try fixture.snapshots()
         for id in ["exp_a", "exp_b"] {
             let b = try #require(before[id]), a = try #require(after[id])
@@ -451,7 +454,7 @@ struct JobStoreTests {
             let store = try fixture.store()
             try store.verifySchema()
             let jobs = try allCandidates(store, .completed)
-            #expect(try store.apply(jobs.map { JobUpdate(job: $0, newStatus: "expired") }) == [true])
+            #expect(try store.claim(jobs.map { JobClaim(job: $0, rule: .completed) }) == [true])
         }
         do {
             let readOnly = try fixture.store(readOnly: true)
@@ -471,7 +474,7 @@ struct JobStoreTests {
         try store.verifySchema()
         let jobs = try allCandidates(store, .completed)
         #expect(jobs.count == 1)
-        #expect(throws: JobStoreError.self) { try store.apply(jobs.map { JobUpdate(job: $0, newStatus: "expired") }) }
+        #expect(throws: JobStoreError.self) { try store.claim(jobs.map { JobClaim(job: $0, rule: .completed) }) }
         #expect(try fixture.databaseBytes() == bytes)
         #expect(!exists(fixture.database + "-journal"))
     }
@@ -484,12 +487,12 @@ struct JobStoreTests {
         let jobs = try allCandidates(store, .completed)
         // The application holds an exclusive transaction while the store tries to update.
         try fixture.connection().inTransaction(.exclusive) { _ in
-            let error = #expect(throws: JobStoreError.self) { try store.apply(jobs.map { JobUpdate(job: $0, newStatus: "expired") }) }
+            let error = #expect(throws: JobStoreError.self) { try store.claim(jobs.map { JobClaim(job: $0, rule: .completed) }) }
             #expect(error?.code == .busy)
             #expect(error?.message.contains("locked") == true)
             return .rollback
         }
-        #expect(try store.apply(jobs.map { JobUpdate(job: $0, newStatus: "expired") }) == [true])
+        #expect(try store.claim(jobs.map { JobClaim(job: $0, rule: .completed) }) == [true])
     }
 
     @Test("both candidate queries use the status index, no full scan")

@@ -237,10 +237,10 @@ extension Reliability {
 
             func verifySchema() throws(JobStoreError) { try inner.verifySchema() }
 
-            func candidates(for rule: CleanupRule, cutoff: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
+            func candidates(for rule: CleanupRule, cutoff: UTCInstant, now: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
                 -> (jobs: [ExportJob], next: JobCursor?)
             {
-                let result = try inner.candidates(for: rule, cutoff: cutoff, after: cursor, limit: limit)
+                let result = try inner.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: limit)
                 if !done && !result.jobs.isEmpty {
                     done = true
                     meddle(result.jobs)
@@ -248,7 +248,8 @@ extension Reliability {
                 return result
             }
 
-            func apply(_ updates: [JobUpdate]) throws(JobStoreError) -> [Bool] { try inner.apply(updates) }
+            func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.claim(claims) }
+            func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
         }
 
         @Test("compare-and-set, deterministically: rows changed between the read and the update are left as the application wrote them")

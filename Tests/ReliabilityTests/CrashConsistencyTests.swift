@@ -7,8 +7,8 @@ import Glibc
 #endif
 
 extension Reliability {
-    /// kill -9 of `export-cleanup sweep` at seeded random points, then one more sweep: the database and the disk
-    /// must agree, and nothing that is not due may be gone.
+    /// kill -9 of `export-cleanup sweep` at seeded random points, then one more sweep: no file may be gone while
+    /// its record still names it, nothing that is not due may be gone, and the next sweep finishes every claim.
     @Suite struct CrashConsistencyTests {
         /// Kills delivered while the sweep was running (trials where the sweep had already exited do not count).
         static var trials: Int { Int(ProcessInfo.processInfo.environment["RELIABILITY_KILL_TRIALS"] ?? "") ?? 32 }
@@ -61,15 +61,15 @@ extension Reliability {
                 sweep.process.waitUntilExit()
                 let wasKilled = sweep.process.terminationReason == .uncaughtSignal && sweep.process.terminationStatus == SIGKILL
 
-                // Before the clean sweep, the only disagreement allowed is "file gone, record not yet updated".
+                // Before the clean sweep, the only disagreement allowed is "record claimed, file not yet removed".
                 let before = try fixture.violations(.interrupted)
                 #expect(before == [], "seed \(seed) trial \(attempts) (delay \(delay) s): \(before)")
                 let (gone, updated) = try fixture.progress(prefix: tag + "_")
                 let due = Self.duePerTrial + Self.dueFailedPerTrial
                 if wasKilled {
                     killed += 1
-                    fractions.append(Double(gone) / Double(due))
-                    if gone > 0 && gone < due { interruptedMidway += 1 }
+                    fractions.append(Double(updated) / Double(due))
+                    if updated > 0 && updated < due { interruptedMidway += 1 }
                 } else {
                     // The sweep was faster than calibrated (a quieter machine): draw from a shorter range.
                     missed += 1
@@ -80,7 +80,7 @@ extension Reliability {
                 #expect(clean.status == 0, "seed \(seed) trial \(attempts): clean sweep exited \(clean.status): \(clean.stderr.suffix(2000))")
                 let after = try fixture.violations(.final)
                 #expect(after == [], "seed \(seed) trial \(attempts) (delay \(delay) s, \(gone) files gone / \(updated) records updated before): \(after)")
-                print("[reliability] trial \(attempts): delay \(String(format: "%.3f", delay)) s, \(wasKilled ? "killed" : "exited before the kill"), \(gone)/\(due) files gone, \(updated) records updated, \(gone - updated) to complete")
+                print("[reliability] trial \(attempts): delay \(String(format: "%.3f", delay)) s, \(wasKilled ? "killed" : "exited before the kill"), \(updated)/\(due) records claimed, \(gone) files gone, \(updated - gone) to complete")
             }
             let buckets = (0..<5).map { bucket in fractions.filter { min(Int($0 * 5), 4) == bucket }.count }
             print("[reliability] CrashConsistencyTests seed \(seed): final delay range 0...\(String(format: "%.3f", spread)) s; \(killed) kills mid-process (\(interruptedMidway) with the sweep part-way), \(missed) sweeps finished before the kill, in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; progress at the kill by fifths: \(buckets)")

@@ -87,8 +87,14 @@ extension Reliability {
                     return
                 }
                 #expect(ExportFileName.parse(name.fileName) == name, "\(name.fileName)")
-                #expect((try? RecordPathRule.checkName(name.fileName, jobID: id).get()) != nil, "\(name.fileName)")
-                #expect((try? RecordPathRule.checkName(name.fileName, jobID: id + "x").get()) == nil, "\(name.fileName) claimed by \(id)x")
+                let record = RecordName(exportType: type, jobID: id, format: format.rawValue)
+                #expect((try? RecordPathRule.checkName(name.fileName, record: record).get()) != nil, "\(name.fileName)")
+                var other = record
+                other.jobID += "x"
+                #expect((try? RecordPathRule.checkName(name.fileName, record: other).get()) == nil, "\(name.fileName) claimed by \(id)x")
+                other = record
+                other.format = format == .csv ? "json" : "csv"
+                #expect((try? RecordPathRule.checkName(name.fileName, record: other).get()) == nil, "\(name.fileName) claimed as \(other.format)")
             }
         }
 
@@ -104,12 +110,12 @@ extension Reliability {
                     #expect(parsed.fileName == name, "\(name.debugDescription)")
                 }
                 let path = pathParts.joined() + (pathParts.count % 2 == 0 ? "/" + name : "")
-                if case .success(let entry) = rule.entryName(forRecordPath: path, jobID: id) {
+                if case .success(let entry) = rule.entryName(forRecordPath: path, record: RecordName(exportType: "hotels", jobID: id, format: "csv")) {
                     let components = path.split(separator: "/").map(String.init)
                     #expect(!entry.isEmpty && !entry.contains("/") && entry != "." && entry != "..", "\(path.debugDescription)")
                     #expect(components.last == entry && !components.contains(".."), "\(path.debugDescription)")
                     #expect(!entry.utf8.contains(0))
-                    #expect(Array(entry.utf8).firstRange(of: Array("_\(id)_".utf8)) != nil, "\(path.debugDescription) for \(id)")
+                    #expect(Array(entry.utf8).starts(with: Array("hotels_\(id)_".utf8)) && entry.hasSuffix(".csv"), "\(path.debugDescription) for \(id)")
                 }
             }
         }

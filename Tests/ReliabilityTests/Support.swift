@@ -275,11 +275,11 @@ final class Fixture {
     // MARK: Invariants
 
     enum Phase {
-        /// After an interrupted sweep: a due job is untouched, or its file is gone and its record not yet
-        /// updated, or both done. Nothing else.
+        /// After an interrupted sweep: a due job is untouched, or its record is claimed (updated) and its file
+        /// not yet removed, or both done. Never a file gone while its record still names it.
         case interrupted
         /// After a sweep that ran to the end: every due job is done, every other job untouched, and the
-        /// storage directory holds exactly the files of the jobs kept.
+        /// storage directory holds exactly the files of the jobs kept (and no claims journal).
         case final
     }
 
@@ -303,17 +303,13 @@ final class Fixture {
                 continue
             }
             let updated = row.status == rule.newStatus && row.file_path == nil
-            if updated && fileThere { problems.append("\(id): record updated (\(row.status), NULL) while its file still exists") }
+            if unchanged && job.filePath != nil && !fileThere {
+                problems.append("\(id): its file is gone while its record still names it (\(row.status))")
+            }
             if !updated && !unchanged { problems.append("\(id): record in an unexpected state: \(row.status) \(row.file_path ?? "NULL")") }
             if phase == .final {
                 if !updated { problems.append("\(id): due, but its record was not updated: \(row.status) \(row.file_path ?? "NULL")") }
                 if fileThere { problems.append("\(id): due, but its file is still there") }
-            }
-        }
-        // Across all rows: no 'expired' or cleared record whose (known) file is still on disk.
-        for (id, row) in rows where row.status == "expired" || row.file_path == nil {
-            if let path = jobs[id]?.filePath, fileExists(path), jobs[id]?.due != nil {
-                problems.append("\(id): record says \(row.status)/\(row.file_path ?? "NULL") but \(path) exists")
             }
         }
         if phase == .final {

@@ -1,0 +1,113 @@
+/// The text of the claims journal: which records a sweep claimed (or is about to claim) and the entry name of
+/// each one's file, so that a sweep cut off between its claim and its unlinks can be finished by the next one.
+///
+/// One line per claim, its fields separated by one space, each column value exactly as read (storage class and
+/// bytes), so the next sweep can ask the store whether the row is still exactly as the claim left it:
+///
+///     v1 <rule> <key> <id> <export_type> <format> <status> <file_path> <created_at> <completed_at> <expires_at> <entry name>
+///
+/// A value is `n` (NULL), `i<decimal>`, `r<hex of the IEEE-754 bits>`, `t<hex of the UTF-8 bytes>` or `b<hex>`.
+/// Hex keeps every byte exact (a NUL, a newline, invalid UTF-8 never reach this far, but the format would not
+/// care). Lines starting with `#` are comments. Written once per batch and synced before the claim commits.
+enum ClaimJournal {
+    /// One claim and the entry its file has.
+    struct Entry: Hashable {
+        var claim: JobClaim
+        var entryName: String
+    }
+
+    static let header = "# export-cleanup claims journal: records claimed by a sweep whose files may not be removed yet; the next sweep finishes them. Do not edit.\n"
+
+    static func encode(_ entries: [Entry]) -> [UInt8] {
+        var text = header
+        for entry in entries {
+            let job = entry.claim.job
+            let fields = [
+                "v1", entry.claim.rule.rawValue, String(job.key), encode(job.storedID), encode(job.exportType),
+                encode(job.format), encode(.text(job.status)), encode(job.filePath), encode(job.createdAt),
+                encode(job.completedAt), encode(job.expiresAt), encode(.text(entry.entryName)),
+            ]
+            text += fields.joined(separator: " ") + "\n"
+        }
+        return Array(text.utf8)
+    }
+
+    /// The entries, and for each line that cannot be read, its number and why (such a line's file is kept).
+    static func decode(_ bytes: [UInt8]) -> (entries: [Entry], problems: [String]) {
+        var entries: [Entry] = []
+        var problems: [String] = []
+        for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty || line.first == UInt8(ascii: "#") { continue }
+            let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count == 12, fields[0] == "v1", let rule = CleanupRule(rawValue: fields[1]), let key = Int64(fields[2]),
+                let values = Optional(fields[3...].map(decodeValue)), !values.contains(nil),
+                let exportType = values[1], let format = values[2], case .text(let status)? = values[3],
+                case .text(let name)? = values[8], let storedID = values[0]
+            else {
+                problems.append("line \(index + 1) cannot be read")
+                continue
+            }
+            let id: String
+            switch storedID {
+            case .text(let text): id = text
+            case .integer(let value): id = String(value)
+            default:
+                problems.append("line \(index + 1) has an id of another kind")
+                continue
+            }
+            let job = ExportJob(key: key, id: id, storedID: storedID, exportType: exportType, format: format, status: status,
+                                filePath: values[4]!, createdAt: values[5]!, completedAt: values[6]!, expiresAt: values[7]!)
+            entries.append(Entry(claim: JobClaim(job: job, rule: rule), entryName: name))
+        }
+        return (entries, problems)
+    }
+
+    private static func encode(_ value: StoredValue) -> String {
+        switch value {
+        case .null: return "n"
+        case .integer(let number): return "i\(number)"
+        case .real(let number): return "r" + String(number.bitPattern, radix: 16)
+        case .text(let text): return "t" + hex(Array(text.utf8))
+        case .blob(let bytes): return "b" + hex(bytes)
+        }
+    }
+
+    private static func decodeValue(_ field: String) -> StoredValue? {
+        guard let tag = field.first else { return nil }
+        let rest = String(field.dropFirst())
+        switch tag {
+        case "n": return rest.isEmpty ? .null : nil
+        case "i": return Int64(rest).map(StoredValue.integer)
+        case "r": return UInt64(rest, radix: 16).map { .real(Double(bitPattern: $0)) }
+        case "t": return unhex(rest).flatMap { bytes in String(validating: bytes, as: UTF8.self).map(StoredValue.text) }
+        case "b": return unhex(rest).map(StoredValue.blob)
+        default: return nil
+        }
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func unhex(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let high = digits.firstIndex(of: chars[index]), let low = digits.firstIndex(of: chars[index + 1]) else { return nil }
+            bytes.append(UInt8(high << 4 | low))
+            index += 2
+        }
+        return bytes
+    }
+}
