@@ -42,13 +42,15 @@ let package = Package(
             name: "SystemdSupport",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        // Blocks SIGHUP/SIGTERM/SIGINT in a process constructor for `run` and `sweep`, before any Swift code runs.
+        .target(name: "CEarlySignals"),
         // The configuration: KEY=value file (systemd EnvironmentFile= compatible), environment, flags, defaults.
         .target(name: "ExportCleanupConfig", swiftSettings: strict),
         // Commands, configuration, the daemon loop, logging bootstrap, exit codes.
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
+                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -73,12 +73,10 @@ final class Daemon: @unchecked Sendable {
     /// Installs signal sources and timers, reports READY, and schedules the first sweep at once.
     func start() {
         stateQueue.async { [self] in
-            for signalNumber in [SIGHUP, SIGTERM, SIGINT] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: stateQueue)
-                source.setEventHandler { [self] in signalNumber == SIGHUP ? reload() : stop(signal: signalNumber) }
-                source.resume()
-                signalSources.append(source)
+            // The signals are blocked since the process started (see Signals): one sent during start-up is
+            // pending and arrives here now.
+            signalSources = Signals.handle(Signals.handled, on: stateQueue) { [self] signalNumber in
+                signalNumber == SIGHUP ? reload() : stop(signal: signalNumber)
             }
             scheduleTimer()
             startWatchdog()
@@ -225,7 +223,7 @@ final class Daemon: @unchecked Sendable {
         stopRequested.store(true, ordering: .relaxed)
         notifier.stopping()
         notifier.status(sweeping ? "Stopping: finishing the file in hand" : "Stopping")
-        logger.info("stopping on \(signal == SIGTERM ? "SIGTERM" : "SIGINT")", metadata: ["message_id": "\(MessageID.daemonStopping)"])
+        logger.info("stopping on \(Signals.name(signal))", metadata: ["message_id": "\(MessageID.daemonStopping)"])
         timer?.cancel()
         if !sweeping { exitNow() }
     }

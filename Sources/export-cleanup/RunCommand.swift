@@ -29,6 +29,7 @@ struct RunCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
+        Signals.block()
         let notifier = SystemdNotifier()
         let environment = ProcessInfo.processInfo.environment
         var extra: [SettingKey: String] = [:]
@@ -54,6 +55,6 @@ struct RunCommand: ParsableCommand {
                                              ownPID: getpid())
         let daemon = Daemon(settings: resolved, options: settings, extraFlags: extra, logger: logger, notifier: notifier, watchdog: watchdog)
         daemon.start()
-        dispatchMain()
+        Signals.parkMainThread()
     }
 }

@@ -4,6 +4,7 @@ import ExportCleanupConfig
 import ExportStorage
 import Foundation
 import Logging
+import Synchronization
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,9 @@ struct SweepCommand: ParsableCommand {
             Completed jobs past retention (and past expires_at, if set) lose their file and become 'expired'; \
             failed jobs older than the failed age lose their partial file. Missing files are not errors; \
             nothing outside the storage directory is touched. Exit codes: 0 done, 1 some files could not be \
-            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration.
+            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration. \
+            SIGTERM, SIGINT or SIGHUP stop it after the file in hand: what was decided is claimed and its files \
+            removed, the report says interrupted, and the exit status is as above (0 when nothing failed).
 
             The report includes the storage directory's files and bytes before and after the sweep; that costs \
             two passes over the directory (readdir + fstatat of every entry, about half a second per 150,000 \
@@ -47,12 +50,19 @@ struct SweepCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
+        Signals.block()
         var extra: [SettingKey: String] = [:]
         if dryRun { extra[.dryRun] = "true" }
         if verbose { extra[.logLevel] = "debug" }
         let resolved = try loadSettings(settings, extraFlags: extra)
         let logger = try LoggingSetup.bootstrap(target: settings.logTarget, level: resolved.loggerLevel, logFile: logFile)
-        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger) { item in
+        // SIGTERM, SIGINT or SIGHUP: finish the file in hand, claim what was decided, remove those files, exit.
+        let stop = StopRequest()
+        let sources = Signals.handle(Signals.handled, on: DispatchQueue(label: "export-cleanup.signals")) { [logger] signal in
+            if stop.request() { logger.info("stopping on \(Signals.name(signal)): finishing the batch in hand") }
+        }
+        defer { withExtendedLifetime(sources) {} }
+        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger, isCancelled: { stop.isRequested }) { item in
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
                 print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
             }
@@ -64,6 +74,17 @@ struct SweepCommand: ParsableCommand {
         }
         throw outcome.exitCode
     }
+}
+
+/// A stop asked for by a signal, read by the sweep between files.
+final class StopRequest: Sendable {
+    private let requested = Atomic<Bool>(false)
+
+    /// Records the request; `true` the first time.
+    func request() -> Bool { !requested.exchange(true, ordering: .relaxed) }
+
+    /// Whether a stop was asked for.
+    var isRequested: Bool { requested.load(ordering: .relaxed) }
 }
 
 /// What `sweep` (and `demo`) print as JSON.

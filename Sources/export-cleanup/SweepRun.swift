@@ -13,7 +13,8 @@ enum SweepRun {
         var before: StorageStatistics?
         var after: StorageStatistics?
 
-        /// 0 done; 1 some files failed or were refused; 75 aborted on a locked database.
+        /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
+        /// refused; 75 aborted on a locked database.
         var exitCode: ExitCode {
             if let code = report.abortCode { return code == JobStoreError.Code.busy.rawValue ? Exit.temporary : Exit.software }
             let total = report.total
@@ -24,8 +25,8 @@ enum SweepRun {
     /// Opens the database and storage, checks the schema, and sweeps once.
     /// - Parameter statistics: count the storage directory before and after (one `readdir` + `fstatat` pass
     ///   each); `sweep --no-stats` skips both, as the daemon does.
-    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, onItem: (SweepItem) -> Void)
-        throws(ExitCode) -> Outcome
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
+                     isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
         let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
         do {
@@ -37,7 +38,7 @@ enum SweepRun {
         let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
-        let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, onItem: onItem) }
+        let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }
         let after = settings.dryRun || !statistics ? nil : try? directory.statistics()
         return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
     }

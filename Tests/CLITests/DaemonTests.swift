@@ -213,11 +213,6 @@ struct DaemonTests {
     }
 }
 
-func makeDirectory(_ path: String) -> String {
-    mkdir(path, 0o700)
-    return path
-}
-
 extension Fixture {
     static func sqlite(_ database: String, _ sql: String) throws -> String {
         let process = Process()

@@ -194,3 +194,9 @@ public func fileExists(_ path: String) -> Bool {
     var info = stat()
     return lstat(path, &info) == 0
 }
+
+/// Creates a directory (mode 0700) and returns its path.
+public func makeDirectory(_ path: String) -> String {
+    mkdir(path, 0o700)
+    return path
+}
