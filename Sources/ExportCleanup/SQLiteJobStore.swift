@@ -232,7 +232,7 @@ public final class SQLiteJobStore: JobStore {
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     private static func bind(text: String, _ handle: OpaquePointer, _ index: Int32, _ db: Database) throws {
-        // The byte count is given, so a NUL inside the text is bound too (as GRDB does).
+        // The byte count is given, so a NUL inside the text is bound too (GRDB binds a String only up to its first NUL).
         try check(sqlite3_bind_text(handle, index, text, Int32(text.utf8.count), transient), db)
     }
 

@@ -29,6 +29,7 @@ public struct ConfigEntry: Sendable, Equatable, Hashable {
 /// - A value in double quotes may contain `\"` and `\\`; any other backslash is kept as written.
 ///   A value in single quotes is literal up to the next `'`. Quotes are removed. Only blanks may follow
 ///   the closing quote, and the value must end on the same line.
+/// - A UTF-8 byte order mark at the start of the file is an error (systemd would read it as part of the key).
 /// - Lines end with LF or CRLF. A carriage return elsewhere outside quotes, a NUL character, and a comment
 ///   ending with a backslash are errors, because systemd would read those lines differently.
 ///
@@ -43,6 +44,13 @@ public enum ConfigFile {
     /// - Throws: ``ConfigurationError`` with code ``ConfigurationError/Code/syntax`` or
     ///   ``ConfigurationError/Code/duplicateKey``.
     public static func parse(contents: String, path: String) throws(ConfigurationError) -> [ConfigEntry] {
+        // systemd's EnvironmentFile= does not skip a byte order mark: it would read it as part of the first key.
+        if contents.unicodeScalars.first == "\u{FEFF}" {
+            throw ConfigurationError(
+                code: .syntax, path: path, line: 1, key: nil,
+                message: "the file starts with a UTF-8 byte order mark (bytes EF BB BF), which systemd's EnvironmentFile= would read "
+                    + "as part of the first key; save the file as UTF-8 without a BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)")
+        }
         var entries: [ConfigEntry] = []
         var firstLineOfKey: [String: Int] = [:]
         var lineNumber = 0

@@ -149,6 +149,14 @@ extension ConfigurationTests {
             #expect(error.description == "\(path):2: A is already set on line 1; remove one of the two lines")
         }
 
+        @Test func byteOrderMarkIsRejectedByName() throws {
+            let error = try #require(captureError { try parse("\u{FEFF}EXPORT_CLEANUP_RETENTION_HOURS=48\n") })
+            #expect(error.line == 1 && error.code == .syntax)
+            #expect(error.description.contains("byte order mark") && error.description.contains("EF BB BF"), "\(error)")
+            // Elsewhere U+FEFF is an ordinary character of a value.
+            #expect(try parse("A='\u{FEFF}'") == [ConfigEntry(key: "A", value: "\u{FEFF}", line: 1)])
+        }
+
         @Test func controlCharactersInsideQuotesAreKept() throws {
             // Validation of each setting decides about them.
             #expect(try parse("A=\"a\rb\tc\"\r\nB='\r'") == [

@@ -65,11 +65,21 @@ final class Fixture {
     let storagePath: String
     let storage: StorageDirectory
 
-    init() throws {
+    /// - Parameters:
+    ///   - encoding: the database's text encoding (`PRAGMA encoding`), e.g. `UTF-16le`; `nil`: SQLite's default.
+    ///   - ddl: the schema; `nil`: the application's exact DDL.
+    init(encoding: String? = nil, ddl: String? = nil) throws {
         database = tmp.sub("app.db")
         storagePath = tmp.sub("exports")
         storage = StorageDirectory(path: storagePath)
-        _ = try ApplicationDatabase(creatingAt: database)
+        if encoding == nil && ddl == nil {
+            _ = try ApplicationDatabase(creatingAt: database)
+        } else {
+            try DatabaseQueue(path: database).writeWithoutTransaction { db in
+                if let encoding { try db.execute(sql: "PRAGMA encoding = '\(encoding)'") }
+                try db.execute(sql: ddl ?? ApplicationDatabase.ddl)
+            }
+        }
         try storage.prepare()
     }
 
