@@ -24,13 +24,16 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
+        // Package-internal helpers written once: UTC calendar and formatting, zero padding, write-all, the
+        // monotonic clock, errno names. Not a product; its API is `package`.
+        .target(name: "CoreSupport", swiftSettings: strict),
         // Naming convention, the storage directory, safe file creation and removal. No SQLite, no systemd.
-        .target(name: "ExportStorage", swiftSettings: strict),
+        .target(name: "ExportStorage", dependencies: ["CoreSupport"], swiftSettings: strict),
         // Jobs, the retention policy (pure), the SQLite job store and the sweeper.
         .target(
             name: "ExportCleanup",
             dependencies: [
-                "ExportStorage",
+                "CoreSupport", "ExportStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -40,7 +43,7 @@ let package = Package(
         // sd_notify messages, the watchdog and a journal LogHandler.
         .target(
             name: "SystemdSupport",
-            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CoreSupport", "CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // The configuration: KEY=value file (systemd EnvironmentFile= compatible), environment, flags, defaults.
         .target(name: "ExportCleanupConfig", swiftSettings: strict),
@@ -48,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
+                "CoreSupport", "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -57,11 +60,12 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup-bench",
             dependencies: [
-                "ExportCleanup", "ExportStorage",
+                "CoreSupport", "ExportCleanup", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "CoreSupportTests", dependencies: ["CoreSupport"], swiftSettings: strict),
         .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
         .testTarget(
             name: "ExportCleanupTests",

@@ -1,3 +1,4 @@
+import CoreSupport
 internal import Glibc
 public import Logging
 
@@ -61,7 +62,7 @@ public struct ConsoleLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let metadataText = mergedMetadata(handler: metadata, provider: metadataProvider, event: event).map(Self.format)
             ?? formattedMetadata
-        var line = Self.timestamp(secondsSinceEpoch: time(nil))
+        var line = UTCDateTime(secondsSinceEpoch: Int64(time(nil))).iso8601
         line += " "
         line += event.level.rawValue
         line += " "
@@ -120,18 +121,5 @@ public struct ConsoleLogHandler: LogHandler {
         }
         result += "\""
         return result
-    }
-
-    /// `2026-11-27T01:02:03Z` for a `time_t`.
-    static func timestamp(secondsSinceEpoch: time_t) -> String {
-        var seconds = secondsSinceEpoch
-        var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil else { return "?" }
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
     }
 }

@@ -1,4 +1,5 @@
 internal import Glibc
+import CoreSupport
 import Synchronization
 
 /// The destination of ``ConsoleLogHandler`` lines: a console file descriptor (stderr by default) and an

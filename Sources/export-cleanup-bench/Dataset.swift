@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -207,9 +208,9 @@ struct Dataset {
             let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, StorageDirectory.fileMode)
             guard fd >= 0 else { throw BenchError("cannot create \(storage)/\(name): \(String(cString: strerror(errno)))") }
             let size = Self.fileSize(i)
-            let written = body.withUnsafeBytes { write(fd, $0.baseAddress!, size) }
+            let failure = body.withUnsafeBytes { writeAll(fd: fd, bytes: UnsafeRawBufferPointer(rebasing: $0[..<size])) }
             close(fd)
-            guard written == size else { throw BenchError("short write to \(storage)/\(name)") }
+            guard failure == 0 else { throw BenchError("cannot write \(storage)/\(name): \(String(cString: strerror(failure)))") }
             files += 1
             bytes += Int64(size)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreSupport
 import ExportStorage
 
 struct StatsCommand: ParsableCommand {
@@ -48,7 +49,7 @@ struct StatsReport: Encodable {
 
     init(_ path: String, _ stats: StorageStatistics) {
         func file(_ info: StorageStatistics.FileInfo?) -> File? {
-            info.map { File(name: $0.name, modified: iso8601($0.modifiedSecondsSinceEpoch), sizeBytes: $0.bytes) }
+            info.map { File(name: $0.name, modified: UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601, sizeBytes: $0.bytes) }
         }
         storagePath = path
         totalFiles = stats.totalFiles
@@ -91,8 +92,8 @@ func statsTable(_ path: String, _ stats: StorageStatistics) -> String {
     func row(_ label: String, _ value: String) { lines.append("  " + label.padding(toLength: 18, withPad: " ", startingAt: 0) + value) }
     row("files", "\(stats.totalFiles)")
     row("size", "\(humanBytes(stats.totalBytes)) (\(stats.totalBytes) bytes, \(stats.totalMegabytes) MB)")
-    row("oldest", stats.oldestFile.map { "\($0.name) (\(iso8601($0.modifiedSecondsSinceEpoch)))" } ?? "-")
-    row("newest", stats.newestFile.map { "\($0.name) (\(iso8601($0.modifiedSecondsSinceEpoch)))" } ?? "-")
+    row("oldest", stats.oldestFile.map { "\($0.name) (\(UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601))" } ?? "-")
+    row("newest", stats.newestFile.map { "\($0.name) (\(UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601))" } ?? "-")
     row("by type", stats.filesByExportType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ").ifEmpty("-"))
     row("by format", stats.filesByFormat.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ").ifEmpty("-"))
     row("nonconforming", "\(stats.nonconformingFiles)")

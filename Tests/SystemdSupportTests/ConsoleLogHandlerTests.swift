@@ -74,11 +74,6 @@ struct ConsoleLogHandlerTests {
         #expect(lines[2].contains(" error export-cleanup: failed error.message=boom error.type="))
     }
 
-    @Test func formatsTimestampsInUTC() {
-        #expect(ConsoleLogHandler.timestamp(secondsSinceEpoch: 1_795_741_323) == "2026-11-27T01:02:03Z")
-        #expect(ConsoleLogHandler.timestamp(secondsSinceEpoch: 0) == "1970-01-01T00:00:00Z")
-    }
-
     @Test func filtersByLevelWithoutFormatting() throws {
         let capture = try Capture()
         defer { capture.close() }
