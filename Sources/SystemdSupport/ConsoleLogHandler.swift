@@ -5,7 +5,7 @@ public import Logging
 /// A swift-log handler that writes readable single-line entries to stderr (and optionally a log file):
 ///
 /// ```text
-/// 2026-11-27T01:02:03Z info export-cleanup: Sweep done bytes=4096 export.job_id=42
+/// 2026-11-27T01:02:03Z info myservice: Request done bytes=4096 request.id=42
 /// ```
 ///
 /// The timestamp is UTC; metadata (handler, provider, then per-call, later overriding earlier) follows the
@@ -34,7 +34,7 @@ public struct ConsoleLogHandler: LogHandler {
     /// Creates a console handler.
     ///
     /// - Parameters:
-    ///   - label: The name shown after the level, e.g. `export-cleanup`.
+    ///   - label: The name shown after the level, e.g. `myservice`.
     ///   - sink: Where the lines go; share one sink between all handlers of a process.
     ///   - logLevel: The minimum level logged.
     ///   - metadataProvider: A metadata provider; by default the one bootstrapped in `LoggingSystem`.

@@ -50,7 +50,7 @@ public enum SyslogPriority: Int32, Sendable, CaseIterable {
 ///    (``reservedNames``) gets the prefix ``prefix`` (`META_`).
 /// 4. The result is cut to 64 characters.
 ///
-/// Examples: `export.job_id` → `EXPORT_JOB_ID`, `bytes` → `BYTES`, `message_id` → `MESSAGE_ID`,
+/// Examples: `request.id` → `REQUEST_ID`, `bytes` → `BYTES`, `message_id` → `MESSAGE_ID`,
 /// `_private` → `PRIVATE`, `2fa` → `META_2FA`, `priority` → `META_PRIORITY`.
 /// Two keys that map to the same name are both written; the journal keeps both values.
 public enum JournalFieldName {

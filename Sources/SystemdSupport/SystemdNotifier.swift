@@ -11,7 +11,7 @@ internal import Glibc
 /// ```swift
 /// let notifier = SystemdNotifier()
 /// notifier.ready()
-/// notifier.status("Idle. Next sweep 13:00 UTC.")
+/// notifier.status("Idle. Next run 13:00 UTC.")
 /// ```
 public struct SystemdNotifier: Sendable {
     /// Creates a notifier for the current process.

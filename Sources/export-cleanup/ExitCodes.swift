@@ -44,7 +44,7 @@ enum Exit {
 
 /// Prints an error on stderr as `export-cleanup: message` and exits with `code`.
 func fail(_ message: any CustomStringConvertible, code: ExitCode) -> ExitCode {
-    printError("export-cleanup: \(message)")
+    printError("\(programName): \(message)")
     return code
 }
 

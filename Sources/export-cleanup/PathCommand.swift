@@ -41,7 +41,7 @@ struct PathCommand: ParsableCommand {
             try ExportFileName(exportType: exportType, jobID: jobID, timestamp: time, format: try ExportFormat(parsing: format))
         }
         let status = try withStorageErrors { () throws(ExportStorageError) in try directory.prepare() }
-        if let warning = status.warning { printError("export-cleanup: warning: \(warning)") }
+        if let warning = status.warning { printError("\(programName): warning: \(warning)") }
         print(directory.filePath(for: name))
     }
 }

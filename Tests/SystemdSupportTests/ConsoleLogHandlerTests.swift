@@ -46,7 +46,7 @@ struct ConsoleLogHandlerTests {
     @Test func writesReadableLinesWithSortedMetadata() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         var handler = ConsoleLogHandler(
             label: "export-cleanup", sink: sink, metadataProvider: .init { ["provided": "p", "shared": "provider"] })
         handler[metadataKey: "sweep_id"] = "7"
@@ -77,7 +77,7 @@ struct ConsoleLogHandlerTests {
     @Test func filtersByLevelWithoutFormatting() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         var logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         logger.logLevel = .info
         let probe = Probe()
@@ -100,7 +100,7 @@ struct ConsoleLogHandlerTests {
         let capture = try Capture()
         defer { capture.close() }
         let logFile = capture.directory.file("export-cleanup.log")
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, priorityPrefixes: true, logFilePath: logFile)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, priorityPrefixes: true, logFilePath: logFile)
         var logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         logger.logLevel = .trace
         let levels: [(Logger.Level, String)] = [
@@ -128,7 +128,7 @@ struct ConsoleLogHandlerTests {
         defer { capture.close() }
         let logFile = capture.directory.file("app.log")
         try "earlier line\n".write(toFile: logFile, atomically: false, encoding: .utf8)
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, logFilePath: logFile)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, logFilePath: logFile)
         Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }.info("later")
         let lines = try capture.lines(logFile)
         #expect(lines.count == 2)
@@ -139,7 +139,7 @@ struct ConsoleLogHandlerTests {
     @Test func aFullLogFileIsCountedNotFatal() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, logFilePath: "/dev/full")
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, logFilePath: "/dev/full")
         let logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         for index in 0..<5 { logger.info("line \(index)") }
         #expect(sink.failedWrites == 5)
@@ -151,7 +151,7 @@ struct ConsoleLogHandlerTests {
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
         _ = Glibc.close(fds[1])  // a stream whose reader is gone: EPIPE, and no SIGPIPE thanks to MSG_NOSIGNAL
         defer { _ = Glibc.close(fds[0]) }
-        let sink = try ConsoleLogSink(consoleFD: fds[0])
+        let sink = try ConsoleLogSink(program: "test", consoleFD: fds[0])
         Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }.info("lost")
         #expect(sink.failedWrites == 1)
     }
@@ -161,7 +161,7 @@ struct ConsoleLogHandlerTests {
         defer { directory.remove() }
         let path = directory.file("missing-dir/app.log")
         #expect(throws: ConsoleLogSink.OpenError(path: path, errorNumber: ENOENT)) {
-            try ConsoleLogSink(logFilePath: path)
+            try ConsoleLogSink(program: "test", logFilePath: path)
         }
         let error = ConsoleLogSink.OpenError(path: path, errorNumber: ENOENT)
         #expect(error.description == "cannot open log file \(path): No such file or directory")
@@ -170,7 +170,7 @@ struct ConsoleLogHandlerTests {
     @Test func concurrentLinesDoNotInterleave() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         let logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         let payload = String(repeating: "y", count: 300)
         DispatchQueue.concurrentPerform(iterations: 8) { worker in

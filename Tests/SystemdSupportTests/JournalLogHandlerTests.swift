@@ -180,10 +180,10 @@ struct JournalEntryFieldsTests {
     }
 
     @Test func fixedFieldsComeFirst() {
-        let handler = JournalLogHandler(metadataProvider: nil)
+        let handler = JournalLogHandler(identifier: "test", metadataProvider: nil)
         let sent = fields(handler, event(.notice, "two\nlines"))
         #expect(sent.map(\.0) == ["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC"])
-        #expect(sent.map(\.1) == ["two\nlines", "5", "export-cleanup", "Tests/File.swift", "7", "f()"])
+        #expect(sent.map(\.1) == ["two\nlines", "5", "test", "Tests/File.swift", "7", "f()"])
     }
 
     @Test func metadataIsMergedHandlerThenProviderThenCall() {
@@ -198,7 +198,7 @@ struct JournalEntryFieldsTests {
     }
 
     @Test func handlerMetadataAloneUsesTheCachedEncoding() {
-        var handler = JournalLogHandler(metadataProvider: nil)
+        var handler = JournalLogHandler(identifier: "test", metadataProvider: nil)
         handler[metadataKey: "sweep_id"] = "1"
         handler[metadataKey: "sweep_id"] = "2"  // the cache follows every change
         handler[metadataKey: "bytes"] = .stringConvertible(4096)
@@ -208,7 +208,7 @@ struct JournalEntryFieldsTests {
     }
 
     @Test func errorsBecomeFields() {
-        let sent = fields(JournalLogHandler(metadataProvider: nil), event(.error, "m", error: Failure()))
+        let sent = fields(JournalLogHandler(identifier: "test", metadataProvider: nil), event(.error, "m", error: Failure()))
         #expect(sent.contains { $0 == ("ERROR_TYPE", String(reflecting: Failure.self)) })
         #expect(sent.contains { $0.0 == "ERROR_MESSAGE" })
     }
