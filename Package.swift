@@ -38,6 +38,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The application's schema and writer, and the demo: used by the demo command, the benchmark and the tests.
+        .target(
+            name: "ExportCleanupDemo",
+            dependencies: ["ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         // libsystemd (sd_notify, sd_journal_sendv).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // sd_notify messages, the watchdog and a journal LogHandler.
@@ -51,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "CoreSupport", "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig",
+                "CoreSupport", "ExportStorage", "ExportCleanup", "ExportCleanupDemo", "SystemdSupport", "ExportCleanupConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -60,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup-bench",
             dependencies: [
-                "CoreSupport", "ExportCleanup", "ExportStorage",
+                "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -70,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "ExportCleanupTests",
             dependencies: [
-                "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift"),
+                "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -86,17 +91,23 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig", "TestSupport"], swiftSettings: strict),
         // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ExportCleanupDemo", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(
             name: "CLITests",
-            dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         // Attacks the daemon: kill -9 mid-sweep, lock contention, hostile records, file-system faults, fuzzing.
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig", "TestSupport",
+                "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "ExportCleanupConfig", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,6 +3,7 @@ import CoreSupport
 import Glibc
 #endif
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB

@@ -1,8 +1,10 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
 import Logging
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
