@@ -8,7 +8,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "export-cleanup",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "ExportStorage", targets: ["ExportStorage"]),
         .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
@@ -86,14 +85,14 @@ let package = Package(
         // Logs a few entries through JournalLogHandler; SystemdSupportTests runs it under a private journald.
         .executableTarget(
             name: "SystemdSupportProbe",
-            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSystemd", "SystemdSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig", "TestSupport"], swiftSettings: strict),
         // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
         .target(
             name: "TestSupport",
-            dependencies: ["ExportCleanupDemo", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ExportCleanupConfig", "ExportCleanupDemo", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(

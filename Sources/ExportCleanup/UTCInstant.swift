@@ -47,8 +47,5 @@ public struct UTCInstant: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// `HH:MM` UTC, for status lines.
     public var hourMinute: String { UTCDateTime(secondsSinceEpoch: seconds).hourMinute }
 
-    /// The Julian day number SQLite's `julianday()` gives for this instant.
-    public var julianDay: Double { Double(microseconds) / 86_400_000_000 + 2_440_587.5 }
-
     public var description: String { iso8601 }
 }

@@ -4,8 +4,7 @@
 /// every setting takes its value from the first of flag, environment variable, configuration file and
 /// built-in default that sets it. See ``SettingKey`` for the keys.
 ///
-/// Equality compares the values **and** their sources; use ``hasSameValues(as:)`` to compare values only
-/// (e.g. to tell whether a reload changed anything).
+/// Equality compares the values **and** their sources.
 public struct CleanupSettings: Sendable, Equatable {
     /// The levels of ``CleanupSettings/logLevel``, from most to least verbose.
     public enum LogLevel: String, CaseIterable, Sendable, Comparable {
@@ -52,11 +51,6 @@ public struct CleanupSettings: Sendable, Equatable {
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
 
-    /// ``retentionHours`` in seconds.
-    public var retentionSeconds: Double { retentionHours * 3600 }
-    /// ``failedAgeHours`` in seconds.
-    public var failedAgeSeconds: Double { failedAgeHours * 3600 }
-
     /// The default path of the configuration file.
     public static let defaultConfigPath = "/etc/export-cleanup/export-cleanup.conf"
 
@@ -87,15 +81,6 @@ public struct CleanupSettings: Sendable, Equatable {
     /// Where the value of `key` came from.
     public func source(of key: SettingKey) -> SettingsSource {
         sources[key] ?? .default
-    }
-
-    /// Whether both settings have the same values, wherever they came from.
-    public func hasSameValues(as other: CleanupSettings) -> Bool {
-        var a = self
-        var b = other
-        a.sources = [:]
-        b.sources = [:]
-        return a == b
     }
 
     /// The value of `key` as it would be written in the configuration file (unquoted), e.g. `24`, `0.5`,

@@ -45,21 +45,6 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     /// The default value, as it would be written in the configuration file.
     public var defaultValueText: String { CleanupSettings().text(of: self) }
 
-    /// What the setting means, in one sentence.
-    public var summary: String {
-        switch self {
-        case .storagePath: "The directory holding the export files."
-        case .databasePath: "The path of the SQLite database holding the export jobs."
-        case .retentionHours: "Hours a completed export is kept after completion (and not before its expires_at)."
-        case .failedAgeHours: "Hours after creation at which the file of a failed export is removed."
-        case .intervalSeconds: "Seconds between two sweeps of the daemon."
-        case .batchSize: "Jobs read and updated per batch."
-        case .logLevel: "The lowest level logged."
-        case .dryRun: "Report what would be removed without removing anything or changing the database."
-        case .busyTimeoutMilliseconds: "Milliseconds to wait for a locked database before giving up."
-        }
-    }
-
     /// The values allowed, as a phrase completing "expected …".
     public var allowedValues: String {
         switch self {

@@ -114,7 +114,7 @@ public struct StorageDirectory: Sendable, Hashable {
         return target
     }
 
-    /// Sets mode `0600` on an existing file (parity with the seed's `set_file_permissions`). A symlink is
+    /// Sets mode `0600` on an existing file, e.g. one written by other means. A symlink is
     /// refused, not followed.
     public static func setFilePermissions(_ path: String) throws(ExportStorageError) {
         var info = stat()

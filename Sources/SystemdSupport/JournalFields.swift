@@ -94,15 +94,4 @@ public enum JournalFieldName {
         }
         return name
     }
-
-    /// Whether `name` is a field name a client may send (the rules above, without the reserved check).
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.utf8.first, name.utf8.count <= maximumLength,
-            first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z")
-        else { return false }
-        return name.utf8.allSatisfy {
-            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
-                || $0 == UInt8(ascii: "_")
-        }
-    }
 }

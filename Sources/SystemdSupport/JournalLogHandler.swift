@@ -8,7 +8,7 @@ public import Logging
 /// `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`, and one field per metadata entry: the handler's metadata, then the
 /// metadata provider's, then the log call's (later ones override earlier ones with the same key). Keys become
 /// field names by ``JournalFieldName/forMetadataKey(_:)``; values are their `description`, written verbatim
-/// (multi-line values are fine). The key ``messageIDKey`` becomes `MESSAGE_ID`. An error passed to the log
+/// (multi-line values are fine); the key `message_id` thus becomes `MESSAGE_ID`. An error passed to the log
 /// call adds `ERROR_MESSAGE` and `ERROR_TYPE`.
 ///
 /// When no journald listens (no `/run/systemd/journal/socket`), libsystemd drops entries silently: choose
@@ -17,12 +17,9 @@ public import Logging
 ///
 /// ```swift
 /// LoggingSystem.bootstrap { _ in JournalLogHandler(identifier: "myservice") }
-/// logger.info("Request done", metadata: [JournalLogHandler.messageIDKey: "5e6f…", "request.bytes": "4096"])
+/// logger.info("Request done", metadata: ["message_id": "5e6f…", "request.bytes": "4096"])
 /// ```
 public struct JournalLogHandler: LogHandler {
-    /// The metadata key whose value becomes the entry's `MESSAGE_ID` (a 128-bit id as 32 hex digits).
-    public static let messageIDKey = "message_id"
-
     /// The minimum level logged; `Logger` filters before calling the handler.
     public var logLevel: Logger.Level
 

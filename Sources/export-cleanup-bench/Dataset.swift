@@ -165,13 +165,6 @@ struct Dataset {
         }
     }
 
-    /// Rows that are due.
-    var expectedDue: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).isDue ? 1 : 0) } }
-    /// Due rows whose file exists (what a sweep removes).
-    var expectedRemovals: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).isDue && Self.kind($1).hasFile ? 1 : 0) } }
-    /// Files laid out.
-    var expectedFiles: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).hasFile ? 1 : 0) } }
-
     /// Writes a new database with the application's schema: history first (older rowids), then the mix, in one
     /// transaction through one prepared statement.
     func writeDatabase(at path: String) throws {

@@ -28,7 +28,7 @@ struct StatsCommand: ParsableCommand {
     }
 }
 
-/// The JSON form of storage statistics (snake_case keys, as the seed's `get_storage_stats`).
+/// The JSON form of storage statistics, with snake_case keys.
 struct StatsReport: Encodable {
     struct File: Encodable {
         var name: String

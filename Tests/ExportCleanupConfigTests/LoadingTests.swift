@@ -1,5 +1,6 @@
 import ExportCleanupConfig
 import Foundation
+import TestSupport
 import Testing
 
 extension ConfigurationTests {

@@ -191,7 +191,7 @@ struct JournalEntryFieldsTests {
             identifier: "custom", metadataProvider: .init { ["layer": "provider", "trace.id": "t1"] })
         handler.metadata = ["layer": "handler", "export.job_id": "9"]
         let sent = Dictionary(
-            fields(handler, event(.info, "m", metadata: ["layer": "call", JournalLogHandler.messageIDKey: "abc"]))
+            fields(handler, event(.info, "m", metadata: ["layer": "call", "message_id": "abc"]))
                 .dropFirst(6).map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
         #expect(sent == ["LAYER": "call", "TRACE_ID": "t1", "EXPORT_JOB_ID": "9", "MESSAGE_ID": "abc"])
         #expect(handler.identifier == "custom")
