@@ -10,19 +10,24 @@ struct StatsCommand: ParsableCommand {
             Symlinks are counted but never followed. Files whose names do not follow the naming rule are \
             counted as nonconforming.
 
+            The storage directory comes from --storage, the environment or the configuration file, as for \
+            sweep (exit 78 on a configuration error).
+
             Examples:
               export-cleanup stats --storage /srv/app/exports
               export-cleanup stats --storage /srv/app/exports --json
+              export-cleanup stats --config /etc/export-cleanup/export-cleanup.conf
             """)
 
-    @Option(help: "The storage directory (default: $EXPORT_STORAGE_PATH, else ./exports).")
-    var storage: String?
+    @OptionGroup var file: ConfigFileOption
+    @OptionGroup var storage: StorageOption
 
     @Flag(help: "Print JSON (keys total_files, total_size_bytes, total_size_mb, oldest_file, newest_file, ...).")
     var json = false
 
     func run() throws {
-        let directory = StorageDirectory(path: storage ?? defaultStoragePath())
+        let settings = try loadSettings(config: file.config, flags: storage.flags)
+        let directory = StorageDirectory(path: settings.storagePath)
         let stats = try withStorageErrors { () throws(ExportStorageError) in try directory.statistics() }
         print(json ? jsonText(StatsReport(directory.path, stats)) : statsTable(directory.path, stats))
     }

@@ -3,12 +3,6 @@ import Glibc
 #endif
 import Foundation
 
-/// The storage path when `--storage` is not given: `$EXPORT_STORAGE_PATH`, else `./exports` (the seed's defaults).
-func defaultStoragePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-    if let value = environment["EXPORT_STORAGE_PATH"], !value.isEmpty { return value }
-    return "./exports"
-}
-
 /// `1.2 GiB`-style text of a byte count.
 func humanBytes(_ bytes: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
