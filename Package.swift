@@ -70,7 +70,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "CoreSupportTests", dependencies: ["CoreSupport"], swiftSettings: strict),
-        .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
+        .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ExportCleanupTests",
             dependencies: [
@@ -80,7 +80,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests",
-            dependencies: ["SystemdSupport", "SystemdSupportProbe", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SystemdSupport", "SystemdSupportProbe", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Logs a few entries through JournalLogHandler; SystemdSupportTests runs it under a private journald.
         .executableTarget(
@@ -89,16 +89,20 @@ let package = Package(
             path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig", "TestSupport"], swiftSettings: strict),
-        // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
+        // What the test targets share: temporary directories, the process runner, the built binary, sd_notify
+        // listener, the private journald, the database-and-storage fixture, sqlite3.
         .target(
             name: "TestSupport",
-            dependencies: ["ExportCleanupConfig", "ExportCleanupDemo", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CoreSupport", "ExportCleanup", "ExportCleanupConfig", "ExportCleanupDemo", "ExportStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport",
+                "export-cleanup", "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),

@@ -2,6 +2,7 @@ import ExportCleanup
 import ExportCleanupDemo
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @Suite("SQLite job store")
@@ -37,11 +38,11 @@ struct JobStoreTests {
         #expect(error?.code == .databaseMissing)
         #expect(error?.path == path)
         #expect(error?.message.contains(path) == true)
-        #expect(!exists(path))
-        #expect(!exists(path + "-journal"))
+        #expect(!fileExists(path))
+        #expect(!fileExists(path + "-journal"))
         let readOnly = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path, readOnly: true) }
         #expect(readOnly?.code == .databaseMissing)
-        #expect(!exists(path))
+        #expect(!fileExists(path))
     }
 
     @Test("a database without export_jobs is an error naming the table")
@@ -474,7 +475,7 @@ struct JobStoreTests {
         #expect(jobs.count == 1)
         #expect(throws: JobStoreError.self) { try store.apply(jobs.map { JobUpdate(job: $0, newStatus: "expired") }) }
         #expect(try fixture.databaseBytes() == bytes)
-        #expect(!exists(fixture.database + "-journal"))
+        #expect(!fileExists(fixture.database + "-journal"))
     }
 
     @Test("a database locked beyond the busy timeout is a busy error")
@@ -581,7 +582,7 @@ struct JobStoreTests {
         let store = try fixture.store()
         try store.verifySchema()
         _ = try allCandidates(store, .failed)
-        _ = try Sweeper(store: store, storage: try fixture.storage.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
+        _ = try Sweeper(store: store, storage: try fixture.storageDirectory.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
         #expect(try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") } == schema)
         #expect(try store.optionalIndexStates().map(\.state) == [.absent])
         #expect(try store.createOptionalIndexes() == [SQLiteJobStore.failedIndex])

@@ -1,5 +1,6 @@
 import ExportCleanup
 import Foundation
+import TestSupport
 import Testing
 
 /// 2023-11-16 14:30:22 UTC.

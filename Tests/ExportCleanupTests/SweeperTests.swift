@@ -3,6 +3,7 @@ import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +44,7 @@ extension Fixture {
 
     /// Whether the job's own file is on disk.
     func hasFile(_ job: FixtureJob) throws -> Bool {
-        exists(try path(type: job.type, jobID: job.id, created: at(job.createdHours), format: job.format))
+        fileExists(try path(type: job.type, jobID: job.id, created: at(job.createdHours), format: job.format))
     }
 }
 
@@ -209,7 +210,7 @@ struct SweeperTests {
         try fixture.execute("UPDATE export_jobs SET file_path = CAST(X'\(hex(Array(real.utf8) + [0] + Array("x".utf8)))' AS TEXT) WHERE id = 'exp_n1'")
         // exp_u1's file has a name that is not UTF-8 (a 0xFF byte before the extension); its record names it exactly.
         let name = try fixture.fileName(jobID: "exp_u1", created: at(-49)).fileName
-        let rawPath = Array((fixture.storagePath + "/" + name.dropLast(4)).utf8) + [0xFF] + Array(".csv".utf8)
+        let rawPath = Array((fixture.storage + "/" + name.dropLast(4)).utf8) + [0xFF] + Array(".csv".utf8)
         let fd = (rawPath.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) }
         #expect(fd >= 0)
         close(fd)
@@ -223,16 +224,16 @@ struct SweeperTests {
                     '\(freshFile)', '\(at(-49).databaseText)', '\(at(-48).databaseText)')
             """)
         let before = try fixture.snapshots()
-        let listingBefore = listing(fixture.storagePath)
+        let listingBefore = listing(fixture.storage)
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
-        #expect(exists(freshFile), "a NUL-cut id must not let a record claim another job's file")
+        #expect(fileExists(freshFile), "a NUL-cut id must not let a record claim another job's file")
         #expect(report.completed.refused == 3)
         #expect(report.completed.removed == 0 && report.completed.alreadyMissing == 0 && report.completed.recordsUpdated == 0)
         #expect(report.problems.first { $0.jobID == "exp_n1" }?.reason.contains("NUL") == true)
         #expect(report.problems.first { $0.jobID == "exp_u1" }?.reason.contains("UTF-8") == true)
-        #expect(exists(real))
-        #expect(listing(fixture.storagePath) == listingBefore)
+        #expect(fileExists(real))
+        #expect(listing(fixture.storage) == listingBefore)
         #expect(try fixture.snapshots() == before)
     }
 
@@ -252,25 +253,25 @@ struct SweeperTests {
         put(dotDotFile)
         let symlinkTarget = outside + "/target.csv"
         put(symlinkTarget)
-        let link = fixture.storagePath + "/" + (try name("exp_r3"))
+        let link = fixture.storage + "/" + (try name("exp_r3"))
         #expect(symlink(symlinkTarget, link) == 0)
-        let directory = fixture.storagePath + "/" + (try name("exp_r4"))
+        let directory = fixture.storage + "/" + (try name("exp_r4"))
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         put(directory + "/inner.csv")
-        let loose = fixture.storagePath + "/hotels_exp_r8_latest.csv"
+        let loose = fixture.storage + "/hotels_exp_r8_latest.csv"
         put(loose)
-        let fifo = fixture.storagePath + "/" + (try name("exp_r12"))
+        let fifo = fixture.storage + "/" + (try name("exp_r12"))
         #expect(mkfifo(fifo, 0o600) == 0)
 
         let jobs: [(FixtureJob, String)] = [
             (.init(id: "exp_r1", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(outsideFile)), "outside_storage"),
             (.init(id: "exp_r2", status: "completed", createdHours: -49, completedAt: sqlText(-48),
-                   filePath: .text(fixture.storagePath + "/../outside/" + (try name("exp_r2")))), "invalid_path"),
+                   filePath: .text(fixture.storage + "/../outside/" + (try name("exp_r2")))), "invalid_path"),
             (.init(id: "exp_r3", status: "completed", createdHours: -49, completedAt: sqlText(-48)), "not_a_regular_file"),
             (.init(id: "exp_r4", status: "completed", createdHours: -49, completedAt: sqlText(-48)), "not_a_regular_file"),
-            (.init(id: "exp_r5", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storagePath)),
+            (.init(id: "exp_r5", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storage)),
              "storage_directory_itself"),
-            (.init(id: "exp_r6", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storagePath + "/")),
+            (.init(id: "exp_r6", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storage + "/")),
              "storage_directory_itself"),
             (.init(id: "exp_r7", status: "completed", createdHours: -49, completedAt: sqlText(-48),
                    filePath: .text(try fixture.path(jobID: "exp_k1", created: at(-3)))), "other_jobs_file"),
@@ -286,7 +287,7 @@ struct SweeperTests {
             .init(id: "exp_ok", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: 20),
         ])
         let before = try fixture.snapshots()
-        let listingBefore = listing(fixture.storagePath)
+        let listingBefore = listing(fixture.storage)
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         let refusedCompleted = jobs.filter { $0.0.status == "completed" }.count
@@ -312,9 +313,9 @@ struct SweeperTests {
         #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
         #expect(lstat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
         #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
-        #expect(lstat(fixture.storagePath, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
+        #expect(lstat(fixture.storage, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
         let okName = try fixture.fileName(jobID: "exp_ok", created: at(-49)).fileName
-        #expect(listing(fixture.storagePath) == listingBefore.filter { !$0.hasPrefix(okName + " ") })
+        #expect(listing(fixture.storage) == listingBefore.filter { !$0.hasPrefix(okName + " ") })
 
         // The next sweep tries again and reports again.
         let again = try fixture.sweeper().sweep(options: options, now: fixedNow)
@@ -359,10 +360,10 @@ struct SweeperTests {
     func dryRun(readOnlyStore: Bool) throws {
         let fixture = try Mixed.make()
         let bytes = try fixture.databaseBytes()
-        let files = listing(fixture.storagePath)
+        let files = listing(fixture.storage)
         let directoryListing = listing(fixture.tmp.path)
         // Another sweeper holds the lock: a dry run does not need it.
-        let holder = try fixture.storage.open()
+        let holder = try fixture.storageDirectory.open()
         try holder.lock(wait: false)
         defer { holder.unlock() }
 
@@ -380,7 +381,7 @@ struct SweeperTests {
         }
         #expect(Sweeper.summary(report).hasPrefix("dry run finished: 10 due, 8 would be removed"))
         #expect(try fixture.databaseBytes() == bytes)
-        #expect(listing(fixture.storagePath) == files)
+        #expect(listing(fixture.storage) == files)
         #expect(listing(fixture.tmp.path) == directoryListing)
     }
 
@@ -480,14 +481,14 @@ struct SweeperTests {
             return nil
         })
         #expect(error.code == .locked)
-        #expect(error.message.contains(fixture.storagePath))
+        #expect(error.message.contains(fixture.storage))
         #expect(!secondSnapshot.isEmpty)
         #expect(first.total.removed == 8 && first.total.recordsUpdated == 10)
 
         // The lock is released when the sweep ends.
         let third = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(third.total.due == 0)
-        let probe = try fixture.storage.open()
+        let probe = try fixture.storageDirectory.open()
         try probe.lock(wait: false)
         probe.unlock()
     }
@@ -495,7 +496,7 @@ struct SweeperTests {
     @Test("a waiting sweep polls the lock, answers isCancelled while it waits, and sweeps once the lock is free")
     func waitForLock() throws {
         let fixture = try Mixed.make()
-        let holder = try fixture.storage.open()
+        let holder = try fixture.storageDirectory.open()
         try holder.lock(wait: false)
         var waitOptions = options
         waitOptions.waitForLock = true

@@ -1,5 +1,6 @@
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Naming convention")

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Synchronization
 @testable import SystemdSupport
+import TestSupport
 import Testing
 
 struct ConsoleLogHandlerTests {
@@ -13,8 +14,8 @@ struct ConsoleLogHandlerTests {
         let consoleFD: Int32
 
         init() throws {
-            directory = try TemporaryDirectory()
-            consolePath = directory.file("console")
+            directory = TemporaryDirectory()
+            consolePath = directory.sub("console")
             consoleFD = open(consolePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard consoleFD >= 0 else { throw TestFailure("open console file: errno \(errno)") }
         }
@@ -99,7 +100,7 @@ struct ConsoleLogHandlerTests {
     @Test func prefixesPrioritiesOnTheConsoleOnly() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let logFile = capture.directory.file("export-cleanup.log")
+        let logFile = capture.directory.sub("export-cleanup.log")
         let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, priorityPrefixes: true, logFilePath: logFile)
         var logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         logger.logLevel = .trace
@@ -126,7 +127,7 @@ struct ConsoleLogHandlerTests {
     @Test func appendsToAnExistingLogFile() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let logFile = capture.directory.file("app.log")
+        let logFile = capture.directory.sub("app.log")
         try "earlier line\n".write(toFile: logFile, atomically: false, encoding: .utf8)
         let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, logFilePath: logFile)
         Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }.info("later")
@@ -157,9 +158,9 @@ struct ConsoleLogHandlerTests {
     }
 
     @Test func anUnopenableLogFileThrowsWithContext() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.file("missing-dir/app.log")
+        let path = directory.sub("missing-dir/app.log")
         #expect(throws: ConsoleLogSink.OpenError(path: path, errorNumber: ENOENT)) {
             try ConsoleLogSink(program: "test", logFilePath: path)
         }

@@ -1,4 +1,5 @@
 import Glibc
+import TestSupport
 import Testing
 
 /// A bound `SOCK_DGRAM` unix socket standing in for systemd's notification socket.
@@ -15,9 +16,9 @@ final class NotifySocket {
             directory = nil
             address = "@systemd-support-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         } else {
-            let directory = try TemporaryDirectory()
+            let directory = TemporaryDirectory()
             self.directory = directory
-            address = directory.file("notify")
+            address = directory.sub("notify")
         }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -186,12 +187,12 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
 
     @Test(arguments: [false, true])
     func unreachableSocketReturnsFalse(abstract: Bool) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let address =
             abstract
             ? "@systemd-support-tests-nobody-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            : directory.file("nobody-listens")
+            : directory.sub("nobody-listens")
         let run = try runNotifyProbe([.ready, .status("x")], notifySocket: address)
         #expect(run.results == [false, false])
     }

@@ -1,5 +1,6 @@
 import Glibc
 import SystemdSupport
+import TestSupport
 import Testing
 
 struct WatchdogConfigurationTests {
@@ -70,7 +71,7 @@ struct WatchdogLibsystemdTests {
     static func probe(usec: String?, pid: PIDValue) throws -> [String: String] {
         var variables: [String: String] = [:]
         variables["WATCHDOG_USEC"] = usec
-        let result: Probe.Result
+        let result: ProcessResult
         switch pid {
         case .own:
             result = try Probe.run(

@@ -1,24 +1,71 @@
+import CoreSupport
 public import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// Helpers shared by the test targets that run the built binary (CLITests, ReliabilityTests).
+/// The build products directory: the test bundle, the `export-cleanup` binary and the probe are built there.
+public let productsDirectory: String = {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+}()
 
-/// The built `export-cleanup` binary beside this test bundle.
+/// What a finished process did.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// ``MonotonicClock`` microseconds just before the process was started and just after it exited.
+    public var started: UInt64
+    public var exited: UInt64
+
+    /// Wall time from start to exit.
+    public var seconds: Double { Double(exited - started) / 1e6 }
+}
+
+/// Runs `executable` to completion with exactly `environment` (`nil`: this process's), stdin from `/dev/null` and
+/// its output collected through files. Calls `whileRunning` until it has exited (it must return soon); sends
+/// `timeoutSignal` after `timeout` seconds.
+public func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
+    timeout: Double? = nil, timeoutSignal: Int32 = SIGKILL, whileRunning: () -> Void = { usleep(2_000) }
+) throws -> ProcessResult {
+    let directory = TemporaryDirectory()
+    defer { directory.remove() }
+    let outPath = directory.sub("out"), errPath = directory.sub("err")
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle(forWritingAtPath: outPath)
+    process.standardError = FileHandle(forWritingAtPath: errPath)
+    let started = MonotonicClock.microseconds()
+    try process.run()
+    let deadline = timeout.map { started + UInt64($0 * 1_000_000) }
+    while process.isRunning {
+        if let deadline, MonotonicClock.microseconds() > deadline {
+            kill(process.processIdentifier, timeoutSignal)
+            break
+        }
+        whileRunning()
+    }
+    process.waitUntilExit()
+    let exited = MonotonicClock.microseconds()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "", started: started, exited: exited)
+}
+
+/// The built `export-cleanup` binary, run as a user would.
 public enum Binary {
-    public static var path: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("export-cleanup").path
-    }
+    public static var path: String { productsDirectory + "/export-cleanup" }
 
-    public struct Result {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
-        public var seconds: Double
-    }
+    public typealias Result = ProcessResult
 
     /// The environment without anything that would change the binary's configuration or logging.
     public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
@@ -29,34 +76,12 @@ public enum Binary {
         return env.merging(extra) { $1 }
     }
 
-    /// Runs `executable` (the binary by default) to completion, collecting its output through files.
+    /// Runs `executable` (the binary by default) to completion in ``environment(_:)`` plus `environment`.
     public static func run(_ arguments: [String], executable: String = Binary.path, environment: [String: String] = [:],
-                    cwd: String? = nil) throws -> Result {
-        let outPath = NSTemporaryDirectory() + "/reliab-out.\(getpid()).\(UInt32.random(in: 0 ... .max))"
-        _ = FileManager.default.createFile(atPath: outPath + ".o", contents: nil)
-        _ = FileManager.default.createFile(atPath: outPath + ".e", contents: nil)
-        defer { unlink(outPath + ".o"); unlink(outPath + ".e") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = Self.environment(environment)
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: outPath + ".o")
-        process.standardError = FileHandle(forWritingAtPath: outPath + ".e")
-        let start = Date()
-        try process.run()
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: outPath + ".o", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: outPath + ".e", encoding: .utf8)) ?? "", seconds: seconds)
+                           cwd: String? = nil) throws -> Result {
+        try runProcess(executable, arguments, environment: Self.environment(environment), cwd: cwd)
     }
 
-}
-
-
-extension Binary {
     /// Runs the binary as uid/gid 65534 (`setpriv --reuid=65534 --regid=65534 --clear-groups`), from a copy in
     /// `directory` (which must be searchable by that uid), so it runs wherever the build tree is. No user is created.
     public static func runUnprivileged(_ arguments: [String], copyInto directory: String, environment: [String: String] = [:])
@@ -163,34 +188,4 @@ public final class NotifyListener: @unchecked Sendable {
         close(fd)
         unlink(path)
     }
-}
-
-public struct TestFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
-
-/// A fresh directory, removed with its contents on deinit.
-public final class TemporaryDirectory {
-    public let path: String
-
-    /// - Parameter memory: under `/dev/shm` when it is writable (fsync costs nothing on tmpfs, so thousands of
-    ///   commits stay fast), else the system temp dir.
-    public init(memory: Bool = false) {
-        let base = memory && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
-        var template = Array((base + "/export-cleanup-tests.XXXXXX").utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// A path inside the directory.
-    public func sub(_ name: String) -> String { path + "/" + name }
-}
-
-/// Whether anything (even a dangling symlink) exists at `path`.
-public func fileExists(_ path: String) -> Bool {
-    var info = stat()
-    return lstat(path, &info) == 0
 }
