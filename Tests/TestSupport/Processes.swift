@@ -134,28 +134,46 @@ public final class BackgroundProcess {
     }
 }
 
-/// A real sd_notify listener: an AF_UNIX datagram socket bound before the daemon starts.
+/// A real sd_notify listener: an AF_UNIX datagram socket, bound before the notifier starts, whose datagrams a
+/// thread collects.
 public final class NotifyListener: @unchecked Sendable {
+    /// The value for `NOTIFY_SOCKET`: a path, or `@name` for the abstract namespace.
     public let path: String
     private let fd: Int32
     private let messages = Mutex<[String]>([])
     private let running = Atomic<Bool>(true)
     private var thread: Thread?
 
-    public init(directory: String) {
-        path = directory + "/notify.sock"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8).prefix(raw.count - 1)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    /// Binds `notify.sock` in `directory`.
+    public convenience init(directory: String) {
+        self.init(address: directory + "/notify.sock")
+    }
+
+    /// Binds a fresh name in the abstract namespace.
+    public static func abstract() -> NotifyListener {
+        NotifyListener(address: "@export-cleanup-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    private init(address: String) {
+        path = address
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        precondition(fd >= 0, "socket: \(errno)")
+        let abstract = address.hasPrefix("@")
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var pathBytes = Array(address.utf8)
+        if abstract { pathBytes[0] = 0 }  // '@' stands for the leading NUL of an abstract name
+        precondition(pathBytes.count < MemoryLayout.size(ofValue: addr.sun_path), "\(address) is too long")
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: pathBytes) }
+        let length = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (abstract ? 0 : 1)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
         }
-        precondition(bound == 0, "bind \(path): \(errno)")
+        precondition(bound == 0, "bind \(address): \(errno)")
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
+            var buffer = [UInt8](repeating: 0, count: 65536)
             while running.load(ordering: .relaxed) {
                 let n = recv(fd, &buffer, buffer.count, 0)
                 if n > 0 {
@@ -169,6 +187,13 @@ public final class NotifyListener: @unchecked Sendable {
     }
 
     public var all: [String] { messages.withLock { $0 } }
+
+    /// Every datagram so far, once there are at least `count` (or after `timeout` seconds).
+    public func received(atLeast count: Int, timeout: Double = 2) -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while all.count < count && Date() < deadline { usleep(2_000) }
+        return all
+    }
 
     /// Waits until a datagram after index `from` satisfies `predicate`; returns its index.
     @discardableResult
@@ -186,6 +211,6 @@ public final class NotifyListener: @unchecked Sendable {
         running.store(false, ordering: .relaxed)
         while thread?.isFinished == false { usleep(10_000) }
         close(fd)
-        unlink(path)
+        if !path.hasPrefix("@") { unlink(path) }
     }
 }
