@@ -8,7 +8,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "export-cleanup",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "ExportStorage", targets: ["ExportStorage"]),
         .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
@@ -24,23 +23,31 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
+        // Package-internal helpers written once: UTC calendar and formatting, zero padding, write-all, the
+        // monotonic clock, errno names. Not a product; its API is `package`.
+        .target(name: "CoreSupport", swiftSettings: strict),
         // Naming convention, the storage directory, safe file creation and removal. No SQLite, no systemd.
-        .target(name: "ExportStorage", swiftSettings: strict),
+        .target(name: "ExportStorage", dependencies: ["CoreSupport"], swiftSettings: strict),
         // Jobs, the retention policy (pure), the SQLite job store and the sweeper.
         .target(
             name: "ExportCleanup",
             dependencies: [
-                "ExportStorage",
+                "CoreSupport", "ExportStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        // The application's schema and writer, and the demo: used by the demo command, the benchmark and the tests.
+        .target(
+            name: "ExportCleanupDemo",
+            dependencies: ["ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // libsystemd (sd_notify, sd_journal_sendv).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // sd_notify messages, the watchdog and a journal LogHandler.
         .target(
             name: "SystemdSupport",
-            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CoreSupport", "CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Blocks SIGHUP/SIGTERM/SIGINT in a process constructor for `run` and `sweep`, before any Swift code runs.
         .target(name: "CEarlySignals"),
@@ -50,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
+                "CoreSupport", "ExportStorage", "ExportCleanup", "ExportCleanupDemo", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -59,42 +66,53 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup-bench",
             dependencies: [
-                "ExportCleanup", "ExportStorage",
+                "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
+        .testTarget(name: "CoreSupportTests", dependencies: ["CoreSupport"], swiftSettings: strict),
+        .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ExportCleanupTests",
             dependencies: [
-                "ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift"),
+                "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "SystemdSupportTests",
-            dependencies: ["SystemdSupport", "SystemdSupportProbe", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SystemdSupport", "SystemdSupportProbe", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // Logs a few entries through JournalLogHandler; SystemdSupportTests runs it under a private journald.
         .executableTarget(
             name: "SystemdSupportProbe",
-            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSystemd", "SystemdSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SystemdSupportProbe",
             swiftSettings: strict),
         .testTarget(name: "ExportCleanupConfigTests", dependencies: ["ExportCleanupConfig", "TestSupport"], swiftSettings: strict),
-        // Helpers for the test targets that run the built binary: process runner, sd_notify listener, temp dirs.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        // What the test targets share: temporary directories, the process runner, the built binary, sd_notify
+        // listener, the private journald, the database-and-storage fixture, sqlite3.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "CoreSupport", "ExportCleanup", "ExportCleanupConfig", "ExportCleanupDemo", "ExportStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Tests/TestSupport", swiftSettings: strict),
         // Runs the built binary as a user would.
         .testTarget(
             name: "CLITests",
-            dependencies: ["export-cleanup", "ExportCleanup", "ExportStorage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "export-cleanup", "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict),
         // Attacks the daemon: kill -9 mid-sweep, lock contention, hostile records, file-system faults, fuzzing.
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig", "TestSupport",
+                "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "ExportCleanupConfig", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Logging", package: "swift-log"),
             ],

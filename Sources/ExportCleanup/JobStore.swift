@@ -1,5 +1,5 @@
-/// Where the application's export jobs live. One implementation today (SQLite, ``SQLiteJobStore``); a
-/// PostgreSQL store for shared job tables is planned, so nothing above this protocol knows SQL or SQLite.
+/// Where the application's export jobs live: ``SQLiteJobStore``. Nothing above this protocol knows SQL or SQLite,
+/// so another store (e.g. PostgreSQL for shared job tables) fits behind it.
 public protocol JobStore: AnyObject {
     /// Checks that the table and the columns cleanup needs exist.
     /// - Throws: ``JobStoreError`` naming the missing table or column.

@@ -65,12 +65,6 @@ public struct RetentionPolicy: Sendable, Hashable {
         failedAgeMicroseconds = Self.microseconds(hours: failedAgeHours)
     }
 
-    /// A policy from exact microsecond durations.
-    public init(retentionMicroseconds: Int64, failedAgeMicroseconds: Int64) {
-        self.retentionMicroseconds = retentionMicroseconds
-        self.failedAgeMicroseconds = failedAgeMicroseconds
-    }
-
     /// The latest `completed_at` (or `created_at` for failed jobs) that can be due at `now`.
     public func cutoff(for rule: CleanupRule, now: UTCInstant) -> UTCInstant {
         now.adding(microseconds: -(rule == .completed ? retentionMicroseconds : failedAgeMicroseconds))

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+package import GRDB
 import GRDBSQLite
 
 /// The application's SQLite database (the embedded default), through GRDB.
@@ -538,7 +538,7 @@ public final class SQLiteJobStore: JobStore {
 
 extension StoredValue {
     /// The value as GRDB binds it, with the same storage class.
-    var databaseValue: DatabaseValue {
+    package var databaseValue: DatabaseValue {
         switch self {
         case .null: return .null
         case .integer(let value): return value.databaseValue

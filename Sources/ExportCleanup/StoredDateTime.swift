@@ -1,4 +1,4 @@
-import ExportStorage
+import CoreSupport
 
 /// Reads the datetimes the application stores.
 ///

@@ -1,3 +1,5 @@
+import CoreSupport
+
 /// A column value exactly as the database stores it: its storage class and content.
 ///
 /// Jobs keep their timestamps and `file_path` in this raw form, so that decisions can report the raw value and
@@ -41,11 +43,5 @@ public enum StoredValue: Sendable, Hashable, CustomStringConvertible, Expressibl
         case .text(let value): return "'\(value)'"
         case .blob(let bytes): return "X'" + bytes.map { String($0, radix: 16).uppercased().leftPadded(2) }.joined() + "'"
         }
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

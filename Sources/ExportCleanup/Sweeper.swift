@@ -1,5 +1,6 @@
 public import ExportStorage
 public import Logging
+import CoreSupport
 import Foundation
 
 /// How a sweep runs.

@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,41 +37,15 @@ public struct UTCInstant: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// The application's format: `2023-11-16 14:30:22.123456` (UTC, no offset).
     public var databaseText: String {
-        let (date, time, micros) = civil()
-        return "\(date) \(time).\(String(micros).leftPadded(6))"
+        let civil = UTCDateTime(secondsSinceEpoch: seconds)
+        return "\(civil.date) \(civil.time).\(zeroPadded(microseconds - seconds * 1_000_000, 6))"
     }
 
     /// ISO 8601 with `Z`, to the second: `2023-11-16T14:30:22Z`.
-    public var iso8601: String {
-        let (date, time, _) = civil()
-        return "\(date)T\(time)Z"
-    }
+    public var iso8601: String { UTCDateTime(secondsSinceEpoch: seconds).iso8601 }
 
     /// `HH:MM` UTC, for status lines.
-    public var hourMinute: String { String(civil().time.prefix(5)) }
-
-    /// The Julian day number SQLite's `julianday()` gives for this instant.
-    public var julianDay: Double { Double(microseconds) / 86_400_000_000 + 2_440_587.5 }
+    public var hourMinute: String { UTCDateTime(secondsSinceEpoch: seconds).hourMinute }
 
     public var description: String { iso8601 }
-
-    private func civil() -> (date: String, time: String, micros: Int64) {
-        let secs = seconds
-        let micros = microseconds - secs * 1_000_000
-        var days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-        let secondOfDay = secs - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        let date = "\(String(year).leftPadded(4))-\(String(month).leftPadded(2))-\(String(day).leftPadded(2))"
-        let time = "\(String(secondOfDay / 3600).leftPadded(2)):\(String(secondOfDay / 60 % 60).leftPadded(2)):\(String(secondOfDay % 60).leftPadded(2))"
-        return (date, time, micros)
-    }
 }

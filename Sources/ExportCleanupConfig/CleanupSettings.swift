@@ -4,8 +4,7 @@
 /// every setting takes its value from the first of flag, environment variable, configuration file and
 /// built-in default that sets it. See ``SettingKey`` for the keys.
 ///
-/// Equality compares the values **and** their sources; use ``hasSameValues(as:)`` to compare values only
-/// (e.g. to tell whether a reload changed anything).
+/// Equality compares the values **and** their sources.
 public struct CleanupSettings: Sendable, Equatable {
     /// The levels of ``CleanupSettings/logLevel``, from most to least verbose.
     public enum LogLevel: String, CaseIterable, Sendable, Comparable {
@@ -30,38 +29,33 @@ public struct CleanupSettings: Sendable, Equatable {
         }
     }
 
-    /// The storage directory holding the export files (`EXPORT_STORAGE_PATH`, default `./exports`).
+    /// The storage directory holding the export files (`EXPORT_STORAGE_PATH`).
     public var storagePath: String
-    /// The path of the SQLite database (`EXPORT_CLEANUP_DATABASE`, default `./exports.db`).
+    /// The path of the SQLite database (`EXPORT_CLEANUP_DATABASE`).
     public var databasePath: String
-    /// Hours a completed export is kept (`EXPORT_CLEANUP_RETENTION_HOURS`, default 24; > 0, ≤ 87600).
+    /// Hours a completed export is kept (`EXPORT_CLEANUP_RETENTION_HOURS`; > 0, ≤ 87600).
     public var retentionHours: Double
-    /// Hours after which a failed export's file is removed (`EXPORT_CLEANUP_FAILED_AGE_HOURS`, default 1).
+    /// Hours after which a failed export's file is removed (`EXPORT_CLEANUP_FAILED_AGE_HOURS`).
     public var failedAgeHours: Double
-    /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`, default 3600; 1…86400).
+    /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`; 1…86400).
     public var intervalSeconds: Int
-    /// Jobs per batch (`EXPORT_CLEANUP_BATCH_SIZE`, default 500; 1…100000).
+    /// Jobs per batch (`EXPORT_CLEANUP_BATCH_SIZE`; 1…100000).
     public var batchSize: Int
-    /// The lowest level logged (`EXPORT_CLEANUP_LOG_LEVEL`, default `info`).
+    /// The lowest level logged (`EXPORT_CLEANUP_LOG_LEVEL`).
     public var logLevel: LogLevel
-    /// Whether to only report what would be removed (`EXPORT_CLEANUP_DRY_RUN`, default false).
+    /// Whether to only report what would be removed (`EXPORT_CLEANUP_DRY_RUN`).
     public var dryRun: Bool
-    /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`, default 5000; 0…600000).
+    /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`; 0…600000).
     public var busyTimeoutMilliseconds: Int
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
 
-    /// ``retentionHours`` in seconds.
-    public var retentionSeconds: Double { retentionHours * 3600 }
-    /// ``failedAgeHours`` in seconds.
-    public var failedAgeSeconds: Double { failedAgeHours * 3600 }
-
     /// The default path of the configuration file.
     public static let defaultConfigPath = "/etc/export-cleanup/export-cleanup.conf"
 
     /// Creates settings from values, all attributed to ``SettingsSource/default``. The arguments are not
-    /// validated; without arguments these are the defaults.
+    /// validated; without arguments these are the defaults (written here only; see ``SettingKey/defaultValueText``).
     public init(
         storagePath: String = "./exports",
         databasePath: String = "./exports.db",
@@ -87,15 +81,6 @@ public struct CleanupSettings: Sendable, Equatable {
     /// Where the value of `key` came from.
     public func source(of key: SettingKey) -> SettingsSource {
         sources[key] ?? .default
-    }
-
-    /// Whether both settings have the same values, wherever they came from.
-    public func hasSameValues(as other: CleanupSettings) -> Bool {
-        var a = self
-        var b = other
-        a.sources = [:]
-        b.sources = [:]
-        return a == b
     }
 
     /// The value of `key` as it would be written in the configuration file (unquoted), e.g. `24`, `0.5`,

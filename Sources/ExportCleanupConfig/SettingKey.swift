@@ -1,22 +1,23 @@
-/// The settings, named by their key. The configuration file, the environment and the flags use the same keys.
+/// The settings, named by their key. The configuration file, the environment and the flags use the same keys;
+/// ``defaultValueText`` gives a setting's default.
 public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
-    /// The storage directory holding the export files. Default `./exports`.
+    /// The storage directory holding the export files.
     case storagePath = "EXPORT_STORAGE_PATH"
-    /// The path of the SQLite database. Default `./exports.db`.
+    /// The path of the SQLite database.
     case databasePath = "EXPORT_CLEANUP_DATABASE"
-    /// Hours a completed export is kept. Default 24.
+    /// Hours a completed export is kept.
     case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
-    /// Hours after which the file of a failed export is removed. Default 1.
+    /// Hours after which the file of a failed export is removed.
     case failedAgeHours = "EXPORT_CLEANUP_FAILED_AGE_HOURS"
-    /// Seconds between two sweeps of the daemon. Default 3600.
+    /// Seconds between two sweeps of the daemon.
     case intervalSeconds = "EXPORT_CLEANUP_INTERVAL_SECONDS"
-    /// Jobs read and updated per batch. Default 500.
+    /// Jobs read and updated per batch.
     case batchSize = "EXPORT_CLEANUP_BATCH_SIZE"
-    /// The lowest level logged. Default `info`.
+    /// The lowest level logged.
     case logLevel = "EXPORT_CLEANUP_LOG_LEVEL"
-    /// Report what would be removed without removing anything. Default false.
+    /// Report what would be removed without removing anything.
     case dryRun = "EXPORT_CLEANUP_DRY_RUN"
-    /// Milliseconds to wait for a locked database. Default 5000.
+    /// Milliseconds to wait for a locked database.
     case busyTimeoutMilliseconds = "EXPORT_CLEANUP_BUSY_TIMEOUT_MS"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
@@ -44,21 +45,6 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
 
     /// The default value, as it would be written in the configuration file.
     public var defaultValueText: String { CleanupSettings().text(of: self) }
-
-    /// What the setting means, in one sentence.
-    public var summary: String {
-        switch self {
-        case .storagePath: "The directory holding the export files."
-        case .databasePath: "The path of the SQLite database holding the export jobs."
-        case .retentionHours: "Hours a completed export is kept after completion (and not before its expires_at)."
-        case .failedAgeHours: "Hours after creation at which the file of a failed export is removed."
-        case .intervalSeconds: "Seconds between two sweeps of the daemon."
-        case .batchSize: "Jobs read and updated per batch."
-        case .logLevel: "The lowest level logged."
-        case .dryRun: "Report what would be removed without removing anything or changing the database."
-        case .busyTimeoutMilliseconds: "Milliseconds to wait for a locked database before giving up."
-        }
-    }
 
     /// The values allowed, as a phrase completing "expected …".
     public var allowedValues: String {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CoreSupport
 public import struct Foundation.Date
 
 /// The name of an export file: `{export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}`, the timestamp in UTC.
@@ -189,15 +187,7 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
 
     /// `YYYYMMDD_HHMMSS` of a time in UTC.
     static func formatTimestamp(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "_"
-            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2)
+        UTCDateTime(secondsSinceEpoch: seconds).compact
     }
 
     /// Parses `_YYYYMMDD_HHMMSS` (16 bytes) into seconds since 1970, checking that the date is real.
@@ -220,28 +210,5 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
         else { return nil }
         return Int64(CivilCalendar.daysSinceEpoch(year: year, month: month, day: day)) * 86_400
             + Int64(hour * 3600 + minute * 60 + second)
-    }
-}
-
-/// Date arithmetic of the proleptic Gregorian calendar in UTC, with no time zone and no Foundation calendar:
-/// shared by the naming rule and the database datetime parser.
-public enum CivilCalendar {
-    /// Days in `month` (1–12) of `year`.
-    public static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
-    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }

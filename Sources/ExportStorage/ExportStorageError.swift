@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,30 +57,5 @@ public struct ExportStorageError: Error, CustomStringConvertible, Sendable, Equa
             text += " (\(errnoName(errno)): \(String(cString: strerror(errno))))"
         }
         return text
-    }
-}
-
-/// The symbolic name of an errno value, e.g. `EACCES`, for logs and reports.
-public func errnoName(_ value: Int32) -> String {
-    switch value {
-    case EPERM: return "EPERM"
-    case ENOENT: return "ENOENT"
-    case EIO: return "EIO"
-    case EACCES: return "EACCES"
-    case EBUSY: return "EBUSY"
-    case EEXIST: return "EEXIST"
-    case ENOTDIR: return "ENOTDIR"
-    case EISDIR: return "EISDIR"
-    case EINVAL: return "EINVAL"
-    case ENOSPC: return "ENOSPC"
-    case EROFS: return "EROFS"
-    case ELOOP: return "ELOOP"
-    case ENAMETOOLONG: return "ENAMETOOLONG"
-    case EWOULDBLOCK: return "EWOULDBLOCK"
-    case EINTR: return "EINTR"
-    case EMFILE: return "EMFILE"
-    case EXDEV: return "EXDEV"
-    case ENOTEMPTY: return "ENOTEMPTY"
-    default: return "errno \(value)"
     }
 }

@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -233,11 +234,5 @@ func fileKind(_ mode: mode_t) -> String {
     case S_IFCHR: return "character device"
     case S_IFBLK: return "block device"
     default: return "special file"
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

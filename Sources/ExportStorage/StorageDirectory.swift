@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 public import Glibc
 #endif
@@ -103,20 +104,7 @@ public struct StorageDirectory: Sendable, Hashable {
     public func writeFile(_ name: ExportFileName, contents: some Collection<UInt8>) throws(ExportStorageError) -> String {
         let fd = try createFile(name)
         let target = filePath(for: name)
-        let bytes = Array(contents)
-        var written = 0
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let result = write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                written += result
-            }
-        }
+        var failure = Array(contents).withUnsafeBytes { writeAll(fd: fd, bytes: $0) }
         if failure == 0, close(fd) != 0 { failure = errno } else if failure != 0 { close(fd) }
         if failure != 0 {
             unlink(target)
@@ -126,7 +114,7 @@ public struct StorageDirectory: Sendable, Hashable {
         return target
     }
 
-    /// Sets mode `0600` on an existing file (parity with the seed's `set_file_permissions`). A symlink is
+    /// Sets mode `0600` on an existing file, e.g. one written by other means. A symlink is
     /// refused, not followed.
     public static func setFilePermissions(_ path: String) throws(ExportStorageError) {
         var info = stat()
@@ -192,10 +180,4 @@ public struct StorageDirectory: Sendable, Hashable {
             }
         }
     }
-}
-
-/// `0750`-style text of a mode.
-func octal(_ mode: mode_t) -> String {
-    let digits = String(mode, radix: 8)
-    return "0" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
 }

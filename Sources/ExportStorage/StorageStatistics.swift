@@ -33,7 +33,7 @@ public struct StorageStatistics: Sendable, Hashable, Codable {
     /// Directories, fifos, sockets and devices (not counted as files).
     public var otherEntries = 0
 
-    /// Total size in MiB, rounded to two decimals (the seed's `total_size_mb`).
+    /// Total size in MiB, rounded to two decimals (`total_size_mb` in `stats --json`).
     public var totalMegabytes: Double { (Double(totalBytes) / 1_048_576 * 100).rounded() / 100 }
 
     /// An empty count.

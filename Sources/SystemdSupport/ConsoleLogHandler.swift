@@ -1,10 +1,11 @@
+import CoreSupport
 internal import Glibc
 public import Logging
 
 /// A swift-log handler that writes readable single-line entries to stderr (and optionally a log file):
 ///
 /// ```text
-/// 2026-11-27T01:02:03Z info export-cleanup: Sweep done bytes=4096 export.job_id=42
+/// 2026-11-27T01:02:03Z info myservice: Request done bytes=4096 request.id=42
 /// ```
 ///
 /// The timestamp is UTC; metadata (handler, provider, then per-call, later overriding earlier) follows the
@@ -33,7 +34,7 @@ public struct ConsoleLogHandler: LogHandler {
     /// Creates a console handler.
     ///
     /// - Parameters:
-    ///   - label: The name shown after the level, e.g. `export-cleanup`.
+    ///   - label: The name shown after the level, e.g. `myservice`.
     ///   - sink: Where the lines go; share one sink between all handlers of a process.
     ///   - logLevel: The minimum level logged.
     ///   - metadataProvider: A metadata provider; by default the one bootstrapped in `LoggingSystem`.
@@ -61,7 +62,7 @@ public struct ConsoleLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let metadataText = mergedMetadata(handler: metadata, provider: metadataProvider, event: event).map(Self.format)
             ?? formattedMetadata
-        var line = Self.timestamp(secondsSinceEpoch: time(nil))
+        var line = UTCDateTime(secondsSinceEpoch: Int64(time(nil))).iso8601
         line += " "
         line += event.level.rawValue
         line += " "
@@ -120,18 +121,5 @@ public struct ConsoleLogHandler: LogHandler {
         }
         result += "\""
         return result
-    }
-
-    /// `2026-11-27T01:02:03Z` for a `time_t`.
-    static func timestamp(secondsSinceEpoch: time_t) -> String {
-        var seconds = secondsSinceEpoch
-        var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil else { return "?" }
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
     }
 }

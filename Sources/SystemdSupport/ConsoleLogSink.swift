@@ -1,4 +1,5 @@
 internal import Glibc
+import CoreSupport
 import Synchronization
 
 /// The destination of ``ConsoleLogHandler`` lines: a console file descriptor (stderr by default) and an
@@ -33,17 +34,19 @@ public final class ConsoleLogSink: Sendable {
     private let consoleIsSocket: Bool
     private let logFileFD: Int32?
     private let lock = Mutex(())
-    private let failures = WriteFailureReporter(program: "export-cleanup")
+    private let failures: WriteFailureReporter
 
     /// Creates a sink.
     ///
     /// - Parameters:
+    ///   - program: The program's name, which starts the one-line report of a failed write on stderr.
     ///   - consoleFD: The descriptor lines go to; 2 (stderr) by default, negative for none. It is not closed by the sink.
     ///   - priorityPrefixes: Whether console lines get `<N>` priority prefixes.
     ///   - logFilePath: A file to append the lines to as well, opened `O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC`,
     ///     mode 0640 when created.
     /// - Throws: ``OpenError`` when the log file cannot be opened.
-    public init(consoleFD: Int32 = 2, priorityPrefixes: Bool = false, logFilePath: String? = nil) throws(OpenError) {
+    public init(program: String, consoleFD: Int32 = 2, priorityPrefixes: Bool = false, logFilePath: String? = nil) throws(OpenError) {
+        self.failures = WriteFailureReporter(program: program)
         self.consoleFD = consoleFD
         self.consoleIsSocket = isSocket(fd: consoleFD)
         self.priorityPrefixes = priorityPrefixes

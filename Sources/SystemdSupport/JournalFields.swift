@@ -50,7 +50,7 @@ public enum SyslogPriority: Int32, Sendable, CaseIterable {
 ///    (``reservedNames``) gets the prefix ``prefix`` (`META_`).
 /// 4. The result is cut to 64 characters.
 ///
-/// Examples: `export.job_id` → `EXPORT_JOB_ID`, `bytes` → `BYTES`, `message_id` → `MESSAGE_ID`,
+/// Examples: `request.id` → `REQUEST_ID`, `bytes` → `BYTES`, `message_id` → `MESSAGE_ID`,
 /// `_private` → `PRIVATE`, `2fa` → `META_2FA`, `priority` → `META_PRIORITY`.
 /// Two keys that map to the same name are both written; the journal keeps both values.
 public enum JournalFieldName {
@@ -93,16 +93,5 @@ public enum JournalFieldName {
             name = String(decoding: name.utf8.prefix(maximumLength), as: UTF8.self)
         }
         return name
-    }
-
-    /// Whether `name` is a field name a client may send (the rules above, without the reserved check).
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.utf8.first, name.utf8.count <= maximumLength,
-            first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z")
-        else { return false }
-        return name.utf8.allSatisfy {
-            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
-                || $0 == UInt8(ascii: "_")
-        }
     }
 }

@@ -8,7 +8,7 @@ public import Logging
 /// `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`, and one field per metadata entry: the handler's metadata, then the
 /// metadata provider's, then the log call's (later ones override earlier ones with the same key). Keys become
 /// field names by ``JournalFieldName/forMetadataKey(_:)``; values are their `description`, written verbatim
-/// (multi-line values are fine). The key ``messageIDKey`` becomes `MESSAGE_ID`. An error passed to the log
+/// (multi-line values are fine); the key `message_id` thus becomes `MESSAGE_ID`. An error passed to the log
 /// call adds `ERROR_MESSAGE` and `ERROR_TYPE`.
 ///
 /// When no journald listens (no `/run/systemd/journal/socket`), libsystemd drops entries silently: choose
@@ -16,16 +16,10 @@ public import Logging
 /// counted (``failedWrites``) and the first one is reported on stderr; logging never throws or traps.
 ///
 /// ```swift
-/// LoggingSystem.bootstrap { _ in JournalLogHandler() }
-/// logger.info("Sweep done", metadata: [JournalLogHandler.messageIDKey: "5e6f…", "export.bytes": "4096"])
+/// LoggingSystem.bootstrap { _ in JournalLogHandler(identifier: "myservice") }
+/// logger.info("Request done", metadata: ["message_id": "5e6f…", "request.bytes": "4096"])
 /// ```
 public struct JournalLogHandler: LogHandler {
-    /// The metadata key whose value becomes the entry's `MESSAGE_ID` (a 128-bit id as 32 hex digits).
-    public static let messageIDKey = "message_id"
-
-    /// The `SYSLOG_IDENTIFIER` used when none is given.
-    public static let defaultIdentifier = "export-cleanup"
-
     /// The minimum level logged; `Logger` filters before calling the handler.
     public var logLevel: Logger.Level
 
@@ -50,11 +44,11 @@ public struct JournalLogHandler: LogHandler {
     /// Creates a journal handler.
     ///
     /// - Parameters:
-    ///   - identifier: The `SYSLOG_IDENTIFIER` of every entry.
+    ///   - identifier: The `SYSLOG_IDENTIFIER` of every entry, usually the program's name.
     ///   - logLevel: The minimum level logged.
     ///   - metadataProvider: A metadata provider; by default the one bootstrapped in `LoggingSystem`.
     public init(
-        identifier: String = JournalLogHandler.defaultIdentifier,
+        identifier: String,
         logLevel: Logger.Level = .info,
         metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider
     ) {

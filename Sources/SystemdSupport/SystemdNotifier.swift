@@ -1,3 +1,4 @@
+import CoreSupport
 internal import CSystemd
 internal import Glibc
 
@@ -10,7 +11,7 @@ internal import Glibc
 /// ```swift
 /// let notifier = SystemdNotifier()
 /// notifier.ready()
-/// notifier.status("Idle. Next sweep 13:00 UTC.")
+/// notifier.status("Idle. Next run 13:00 UTC.")
 /// ```
 public struct SystemdNotifier: Sendable {
     /// Creates a notifier for the current process.
@@ -30,7 +31,7 @@ public struct SystemdNotifier: Sendable {
     /// - Returns: `true` when the message was delivered to the service manager.
     @discardableResult
     public func reloading() -> Bool {
-        send([("RELOADING", "1"), ("MONOTONIC_USEC", String(Self.monotonicMicroseconds()))])
+        send([("RELOADING", "1"), ("MONOTONIC_USEC", String(MonotonicClock.microseconds()))])
     }
 
     /// Sends `STOPPING=1`: the service is shutting down.
@@ -105,12 +106,5 @@ public struct SystemdNotifier: Sendable {
         guard text.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) else { return text }
         return String(
             decoding: text.utf8.map { $0 == 10 || $0 == 13 || $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
-    }
-
-    /// `CLOCK_MONOTONIC` now, in microseconds (the clock systemd's `MONOTONIC_USEC=` refers to).
-    static func monotonicMicroseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
     }
 }

@@ -1,5 +1,3 @@
-internal import CSystemd
-
 /// The service watchdog requested by systemd (`WatchdogSec=`), read from `WATCHDOG_USEC` and `WATCHDOG_PID`.
 ///
 /// Parsing is pure: the caller passes the variables' values, e.g. from `ProcessInfo.processInfo.environment`.
@@ -40,25 +38,9 @@ public struct WatchdogConfiguration: Sendable, Equatable, CustomStringConvertibl
         self.init(timeoutMicroseconds: usec)
     }
 
-    /// Asks libsystemd (`sd_watchdog_enabled(0, &usec)`), which reads the process environment itself.
-    ///
-    /// Prefer ``init(watchdogUSec:watchdogPID:ownPID:)`` in code that receives its environment explicitly.
-    ///
-    /// - Returns: The configuration, or `nil` when the watchdog is off or not meant for this process.
-    public static func fromLibsystemd() -> WatchdogConfiguration? {
-        var usec: UInt64 = 0
-        guard sd_watchdog_enabled(0, &usec) > 0 else { return nil }
-        return WatchdogConfiguration(timeoutMicroseconds: usec)
-    }
-
     /// How often to ping: half the timeout (at least one microsecond), as systemd recommends.
     public var pingIntervalMicroseconds: UInt64 {
         max(timeoutMicroseconds / 2, 1)
-    }
-
-    /// ``pingIntervalMicroseconds`` as a `Duration`.
-    public var pingInterval: Duration {
-        .microseconds(Int64(clamping: pingIntervalMicroseconds))
     }
 
     /// A short description, e.g. `watchdog 30000000 µs (ping every 15000000 µs)`.

@@ -1,3 +1,4 @@
+import CoreSupport
 internal import Glibc
 import Synchronization
 
@@ -32,35 +33,6 @@ final class WriteFailureReporter: Sendable {
         let reason = String(cString: strerror(errorNumber))
         let line = "\(program): cannot write log to \(destination): \(reason) (errno \(errorNumber)); "
             + "further failures are counted, not reported\n"
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        writeAll(fd: STDERR_FILENO, line)
     }
-}
-
-/// Writes all of `bytes` to `fd`, retrying on `EINTR` and short writes.
-///
-/// On a socket `send(MSG_NOSIGNAL)` is used, so a closed peer yields `EPIPE` instead of `SIGPIPE`.
-/// - Returns: 0 on success, else the `errno` of the failed call.
-func writeAll(fd: Int32, bytes: UnsafeRawBufferPointer, isSocket: Bool) -> Int32 {
-    guard var next = bytes.baseAddress else { return 0 }
-    var remaining = bytes.count
-    while remaining > 0 {
-        let written = isSocket ? Glibc.send(fd, next, remaining, Int32(MSG_NOSIGNAL)) : Glibc.write(fd, next, remaining)
-        if written < 0 {
-            let error = Glibc.errno
-            if error == EINTR { continue }
-            return error
-        }
-        if written == 0 { return EIO }
-        remaining -= written
-        next += written
-    }
-    return 0
-}
-
-/// Whether `fd` refers to a socket (journald's stdout/stderr streams are sockets).
-func isSocket(fd: Int32) -> Bool {
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { return false }
-    return (info.st_mode & S_IFMT) == S_IFSOCK
 }

@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -278,13 +279,13 @@ struct Runner {
         let master = root + "/data/\(name).db"
         let dueList = root + "/data/\(name).due"
         log("generating \(name): \(jobs) jobs + \(history) history rows")
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         try dataset.writeDatabase(at: master)
-        let generated = monotonicSeconds() - start
+        let generated = MonotonicClock.seconds() - start
         if index {
-            let indexStart = monotonicSeconds()
+            let indexStart = MonotonicClock.seconds()
             let created = try SQLiteJobStore(path: master).createOptionalIndexes()
-            log("created \(created.map(\.name).joined(separator: ", ")) in \(fmt(monotonicSeconds() - indexStart)) s")
+            log("created \(created.map(\.name).joined(separator: ", ")) in \(fmt(MonotonicClock.seconds() - indexStart)) s")
         }
         try dataset.writeDueList(at: dueList)
         return LaidOut(dataset: dataset, name: name, master: master, dueList: dueList, generateSeconds: generated)
@@ -304,9 +305,9 @@ struct Runner {
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: laidOut.master, toPath: database)
         try StorageDirectory(path: storage).prepare()
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         let (files, bytes) = try laidOut.dataset.createFiles(in: storage)
-        laidOut.createSeconds.append(monotonicSeconds() - start)
+        laidOut.createSeconds.append(MonotonicClock.seconds() - start)
         laidOut.files = files
         laidOut.bytes = bytes
         sync()
@@ -402,8 +403,7 @@ func fmt(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(dig
 func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024, 1) }
 func rate(_ count: Int, _ seconds: Double) -> String { seconds > 0 ? String(Int((Double(count) / seconds).rounded())) : "-" }
 func log(_ message: String) {
-    let line = Array("[bench] \(message)\n".utf8)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    writeAll(fd: 2, "[bench] \(message)\n")
 }
 func removeTree(_ path: String) {
     guard access(path, F_OK) == 0 else { return }

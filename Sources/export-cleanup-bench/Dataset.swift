@@ -1,7 +1,9 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
@@ -163,13 +165,6 @@ struct Dataset {
         }
     }
 
-    /// Rows that are due.
-    var expectedDue: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).isDue ? 1 : 0) } }
-    /// Due rows whose file exists (what a sweep removes).
-    var expectedRemovals: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).isDue && Self.kind($1).hasFile ? 1 : 0) } }
-    /// Files laid out.
-    var expectedFiles: Int { (0..<jobs).reduce(0) { $0 + (Self.kind($1).hasFile ? 1 : 0) } }
-
     /// Writes a new database with the application's schema: history first (older rowids), then the mix, in one
     /// transaction through one prepared statement.
     func writeDatabase(at path: String) throws {
@@ -207,9 +202,9 @@ struct Dataset {
             let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, StorageDirectory.fileMode)
             guard fd >= 0 else { throw BenchError("cannot create \(storage)/\(name): \(String(cString: strerror(errno)))") }
             let size = Self.fileSize(i)
-            let written = body.withUnsafeBytes { write(fd, $0.baseAddress!, size) }
+            let failure = body.withUnsafeBytes { writeAll(fd: fd, bytes: UnsafeRawBufferPointer(rebasing: $0[..<size])) }
             close(fd)
-            guard written == size else { throw BenchError("short write to \(storage)/\(name)") }
+            guard failure == 0 else { throw BenchError("cannot write \(storage)/\(name): \(String(cString: strerror(failure)))") }
             files += 1
             bytes += Int64(size)
         }

@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,7 @@ struct FloorCommand: ParsableCommand {
     @Option(help: "Lines `c|f job_id file_name`, the due jobs.") var list: String
 
     func run() throws {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         // Lines `c|f id name`, split on bytes (this is set-up, but it is inside the process's wall time).
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: list)))
         var ids: [String] = []
@@ -32,7 +33,7 @@ struct FloorCommand: ParsableCommand {
             field = bytes[index] == UInt8(ascii: "\n") ? 0 : field + 1
             fieldStart = index + 1
         }
-        let listed = monotonicSeconds()
+        let listed = MonotonicClock.seconds()
         let directory = open(storage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directory >= 0 else { throw BenchError("cannot open \(storage)") }
         var removed = 0, missing = 0, failed = 0
@@ -46,7 +47,7 @@ struct FloorCommand: ParsableCommand {
             }
         }
         close(directory)
-        let unlinked = monotonicSeconds()
+        let unlinked = MonotonicClock.seconds()
         let idArray = "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"
         let queue = try DatabaseQueue(path: db)
         var updatedRows = 0
@@ -58,7 +59,7 @@ struct FloorCommand: ParsableCommand {
             updatedRows = database.changesCount
             return .commit
         }
-        let end = monotonicSeconds()
+        let end = MonotonicClock.seconds()
         print("""
             {"listed": \(ids.count), "removed": \(removed), "missing": \(missing), "failed": \(failed), \
             "read_list_seconds": \(listed - start), "unlink_seconds": \(unlinked - listed), "update_seconds": \(end - unlinked), \

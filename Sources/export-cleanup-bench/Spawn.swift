@@ -1,3 +1,4 @@
+import CoreSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,13 +14,6 @@ struct ChildResult {
     var maxRSSKiB: Int
     var userSeconds: Double
     var systemSeconds: Double
-}
-
-/// Seconds on the monotonic clock.
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
 /// GNU time, which the peak RSS is measured through when it is installed.
@@ -57,7 +51,7 @@ func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, 
         cEnv.forEach { free($0) }
     }
     var pid: pid_t = 0
-    let start = monotonicSeconds()
+    let start = MonotonicClock.seconds()
     let result = posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnv)
     guard result == 0 else { throw BenchError("cannot start \(argv[0]): \(String(cString: strerror(result)))") }
     var status: Int32 = 0
@@ -65,7 +59,7 @@ func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, 
     while wait4(pid, &status, 0, &usage) < 0 {
         guard errno == EINTR else { throw BenchError("wait4: \(String(cString: strerror(errno)))") }
     }
-    let wall = monotonicSeconds() - start
+    let wall = MonotonicClock.seconds() - start
     let signal = status & 0x7f
     let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }

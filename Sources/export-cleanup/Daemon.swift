@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreSupport
 import Dispatch
 import ExportCleanup
 import ExportCleanupConfig
@@ -252,8 +253,6 @@ final class Daemon: @unchecked Sendable {
     }
 
     private static func monotonicMicroseconds() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+        Int64(MonotonicClock.microseconds())
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupDemo
 import ExportCleanupConfig
 import Foundation
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreSupport
 import Glibc
 import ExportStorage
 
@@ -43,7 +44,7 @@ enum Exit {
 
 /// Prints an error on stderr as `export-cleanup: message` and exits with `code`.
 func fail(_ message: any CustomStringConvertible, code: ExitCode) -> ExitCode {
-    printError("export-cleanup: \(message)")
+    printError("\(programName): \(message)")
     return code
 }
 
@@ -55,15 +56,7 @@ func printError(_ line: String) {
 
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = systemWrite(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
+        writeAll(fd: 2, string)
     }
 }
 

@@ -1,9 +1,12 @@
 import ArgumentParser
 
+/// The program's name: the command, the journal's `SYSLOG_IDENTIFIER`, the logger's label, the prefix of error lines.
+let programName = "export-cleanup"
+
 @main
 struct ExportCleanupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export-cleanup",
+        commandName: programName,
         abstract: "Keeps an application's export directory clean: removes expired and failed export files and updates their records.",
         discussion: """
             Export files are named {export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{csv|json|xlsx} and recorded in the \

@@ -1,6 +1,5 @@
 import ArgumentParser
 import ExportCleanup
-import Foundation
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,26 +20,29 @@ struct IndexCommand: ParsableCommand {
             Exit codes: 0 done, 65 no export_jobs table or an index of that name with another definition, \
             66 missing database, 75 locked.
 
+            The database and the busy timeout come from the flags, the environment and the configuration file, \
+            as for sweep (exit 78 on a configuration error).
+
             Examples:
               export-cleanup index --db /srv/app/app.db
               export-cleanup index --db /srv/app/app.db --create
+              export-cleanup index --config /etc/export-cleanup/export-cleanup.conf
             """)
 
-    @Option(help: ArgumentHelp("The application's SQLite database (default: $EXPORT_CLEANUP_DATABASE, else ./exports.db).", valueName: "path"))
-    var db: String?
+    @OptionGroup var file: ConfigFileOption
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var busyTimeout: BusyTimeoutOption
 
     @Flag(help: "Create the indexes that are absent (one transaction).")
     var create = false
 
-    @Option(name: .customLong("busy-timeout-ms"), help: "Milliseconds to wait for a locked database (default 5000).")
-    var busyTimeoutMs = 5000
-
     func run() throws {
-        let path = db ?? defaultDatabasePath()
+        let settings = try loadSettings(config: file.config, flags: database.flags.merging(busyTimeout.flags) { $1 })
+        let path = settings.databasePath
         let store: SQLiteJobStore
         let states: [(index: SQLiteJobStore.OptionalIndex, state: SQLiteJobStore.IndexState)]
         do {
-            store = try SQLiteJobStore(path: path, busyTimeout: Double(busyTimeoutMs) / 1000, readOnly: !create)
+            store = try SQLiteJobStore(path: path, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000, readOnly: !create)
             try store.verifySchema()
             states = try store.optionalIndexStates()
         } catch {
@@ -73,10 +75,4 @@ struct IndexCommand: ParsableCommand {
         for (index, _) in states { print(index.createStatement + ";") }
         print("COMMIT;")
     }
-}
-
-/// The database path when `--db` is not given: `$EXPORT_CLEANUP_DATABASE`, else `./exports.db`.
-func defaultDatabasePath() -> String {
-    if let value = ProcessInfo.processInfo.environment["EXPORT_CLEANUP_DATABASE"], !value.isEmpty { return value }
-    return "./exports.db"
 }

@@ -20,7 +20,7 @@ enum LoggingSetup {
             // The journal has no file; a --log-file still gets readable lines.
             let sink = try logFile.map { path throws(ExitCode) in try openSink(priorityPrefixes: false, logFile: path, consoleFD: -1) }
             LoggingSystem.bootstrap { label in
-                var journal = JournalLogHandler(logLevel: .trace)
+                var journal = JournalLogHandler(identifier: programName, logLevel: .trace)
                 journal.logLevel = .trace
                 guard let sink else { return journal }
                 return MultiplexLogHandler([journal, ConsoleLogHandler(label: label, sink: sink, logLevel: .trace)])
@@ -29,14 +29,14 @@ enum LoggingSetup {
             let sink = try openSink(priorityPrefixes: prefixes, logFile: logFile, consoleFD: 2)
             LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, sink: sink, logLevel: .trace) }
         }
-        var logger = Logger(label: "export-cleanup")
+        var logger = Logger(label: programName)
         logger.logLevel = level
         return logger
     }
 
     private static func openSink(priorityPrefixes: Bool, logFile: String?, consoleFD: Int32) throws(ExitCode) -> ConsoleLogSink {
         do {
-            return try ConsoleLogSink(consoleFD: consoleFD, priorityPrefixes: priorityPrefixes, logFilePath: logFile)
+            return try ConsoleLogSink(program: programName, consoleFD: consoleFD, priorityPrefixes: priorityPrefixes, logFilePath: logFile)
         } catch {
             throw fail("cannot open --log-file: \(error)", code: Exit.cannotCreate)
         }

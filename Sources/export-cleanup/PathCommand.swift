@@ -7,14 +7,17 @@ struct PathCommand: ParsableCommand {
         commandName: "path",
         abstract: "Prints the full path of the export file to write for a job (creating the storage directory 0750).",
         discussion: """
+            The storage directory comes from --storage, the environment or the configuration file, as for \
+            sweep (exit 78 on a configuration error).
+
             Example:
               export-cleanup path --storage /tmp/x --job-id exp_a1b2c3d4e5f6 --type hotels --format csv \\
                   --timestamp 2023-11-16T14:30:22Z
               /tmp/x/hotels_exp_a1b2c3d4e5f6_20231116_143022.csv
             """)
 
-    @Option(help: "The storage directory (default: $EXPORT_STORAGE_PATH, else ./exports).")
-    var storage: String?
+    @OptionGroup var file: ConfigFileOption
+    @OptionGroup var storage: StorageOption
 
     @Option(name: .customLong("job-id"), help: "The job id, e.g. exp_a1b2c3d4e5f6.")
     var jobID: String
@@ -29,7 +32,8 @@ struct PathCommand: ParsableCommand {
     var timestamp: String?
 
     func run() throws {
-        let directory = StorageDirectory(path: storage ?? defaultStoragePath())
+        let settings = try loadSettings(config: file.config, flags: storage.flags)
+        let directory = StorageDirectory(path: settings.storagePath)
         var time = Date()
         if let timestamp {
             guard let parsed = parseISO8601(timestamp) else {
@@ -41,7 +45,7 @@ struct PathCommand: ParsableCommand {
             try ExportFileName(exportType: exportType, jobID: jobID, timestamp: time, format: try ExportFormat(parsing: format))
         }
         let status = try withStorageErrors { () throws(ExportStorageError) in try directory.prepare() }
-        if let warning = status.warning { printError("export-cleanup: warning: \(warning)") }
+        if let warning = status.warning { printError("\(programName): warning: \(warning)") }
         print(directory.filePath(for: name))
     }
 }

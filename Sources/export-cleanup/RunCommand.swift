@@ -22,7 +22,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var settings: SettingsOptions
 
-    @Option(name: .customLong("interval-seconds"), help: "Seconds between sweeps (default 3600).")
+    @Option(name: .customLong("interval-seconds"), help: ArgumentHelp(settingHelp("Seconds between sweeps", .intervalSeconds)))
     var intervalSeconds: String?
 
     @Flag(name: .customLong("dry-run"), help: "Only report what would be removed.")

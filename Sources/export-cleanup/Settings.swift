@@ -4,55 +4,119 @@ import ExportCleanupConfig
 import Foundation
 import Logging
 
-/// Flags shared by `sweep` and `run`. Values are passed as text to the configuration layer, which validates
-/// them with the same rules and messages as the file and the environment (flag > environment > file > default).
-struct SettingsOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The configuration file (KEY=value lines).", valueName: "file"))
-    var config: String?
+// Every command reads its settings through one loader (``SettingsLoader``): flag > environment > configuration
+// file > default. Flags are passed as text to the configuration layer, which validates them with the same rules
+// and messages as the file and the environment. Each setting's flag is declared once, in the option group below
+// that holds it; its help names the key and the default (`CleanupSettings()`, where every default is written).
 
-    @Option(help: ArgumentHelp("The application's SQLite database (EXPORT_CLEANUP_DATABASE; default ./exports.db).", valueName: "path"))
+/// `--config FILE`, taken by every command that reads settings.
+struct ConfigFileOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The configuration file (KEY=value lines); without it \(CleanupSettings.defaultConfigPath) is read when present.",
+        valueName: "file"))
+    var config: String?
+}
+
+/// `--db PATH`.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: ArgumentHelp(settingHelp("The application's SQLite database", .databasePath), valueName: "path"))
     var db: String?
 
-    @Option(help: ArgumentHelp("The storage directory (EXPORT_STORAGE_PATH; default ./exports).", valueName: "dir"))
+    var flags: [SettingKey: String] { given([.databasePath: db]) }
+}
+
+/// `--storage DIR`.
+struct StorageOption: ParsableArguments {
+    @Option(help: ArgumentHelp(settingHelp("The storage directory", .storagePath), valueName: "dir"))
     var storage: String?
 
-    @Option(name: .customLong("retention-hours"), help: "Hours a completed export is kept (default 24).")
-    var retentionHours: String?
+    var flags: [SettingKey: String] { given([.storagePath: storage]) }
+}
 
-    @Option(name: .customLong("failed-age-hours"), help: "Hours after which a failed export's partial file goes (default 1).")
-    var failedAgeHours: String?
-
-    @Option(name: .customLong("batch-size"), help: "Jobs read and updated per batch (default 500).")
-    var batchSize: String?
-
-    @Option(name: .customLong("busy-timeout-ms"), help: "Milliseconds to wait for a locked database (default 5000).")
+/// `--busy-timeout-ms N`.
+struct BusyTimeoutOption: ParsableArguments {
+    @Option(name: .customLong("busy-timeout-ms"), help: ArgumentHelp(settingHelp("Milliseconds to wait for a locked database", .busyTimeoutMilliseconds)))
     var busyTimeoutMs: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var flags: [SettingKey: String] { given([.busyTimeoutMilliseconds: busyTimeoutMs]) }
+}
+
+/// The settings flags of `sweep` and `run`.
+struct SettingsOptions: ParsableArguments {
+    @OptionGroup var file: ConfigFileOption
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var storage: StorageOption
+
+    @Option(name: .customLong("retention-hours"), help: ArgumentHelp(settingHelp("Hours a completed export is kept", .retentionHours)))
+    var retentionHours: String?
+
+    @Option(name: .customLong("failed-age-hours"), help: ArgumentHelp(settingHelp("Hours after which a failed export's partial file goes", .failedAgeHours)))
+    var failedAgeHours: String?
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp(settingHelp("Jobs read and updated per batch", .batchSize)))
+    var batchSize: String?
+
+    @OptionGroup var busyTimeout: BusyTimeoutOption
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
+        CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
     var logLevel: String?
 
     @Option(name: .customLong("log-target"), help: "auto (journal when stderr is the journal), journal or stderr.")
     var logTarget: String = "auto"
 
-    /// The flags given, keyed by setting.
-    var flags: [String: String] {
-        var flags: [SettingKey: String?] = [
-            .databasePath: db, .storagePath: storage, .retentionHours: retentionHours, .failedAgeHours: failedAgeHours,
-            .batchSize: batchSize, .busyTimeoutMilliseconds: busyTimeoutMs, .logLevel: logLevel,
-        ]
-        flags = flags.filter { $0.value != nil }
-        return Dictionary(uniqueKeysWithValues: flags.compactMap { key, value in value.map { (key.rawValue, $0) } })
+    /// The configuration file given with `--config`, if any.
+    var config: String? { file.config }
+
+    /// The settings given as flags, by key.
+    var flags: [SettingKey: String] {
+        database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
+            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .logLevel: logLevel])) { $1 }
     }
 
-    /// Loads the settings: `--config` must exist; the default file is read when present.
+    /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
     func load(extraFlags: [SettingKey: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(ConfigurationError) -> CleanupSettings
     {
-        var all = flags
-        for (key, value) in extraFlags { all[key.rawValue] = value }
-        return try CleanupSettings.load(flags: all, environment: environment, configPath: config ?? CleanupSettings.defaultConfigPath,
-                                        required: config != nil)
+        try SettingsLoader.load(config: config, flags: flags.merging(extraFlags) { $1 }, environment: environment)
     }
+}
+
+/// The one way commands get their settings.
+enum SettingsLoader {
+    /// Resolves flag > environment > file > default: `config` (from `--config`) must exist; without it the default
+    /// file is read when present.
+    static func load(config: String?, flags: [SettingKey: String],
+                     environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> CleanupSettings
+    {
+        try CleanupSettings.load(flags: Dictionary(uniqueKeysWithValues: flags.map { ($0.key.rawValue, $0.value) }),
+                                 environment: environment, configPath: config ?? CleanupSettings.defaultConfigPath,
+                                 required: config != nil)
+    }
+}
+
+/// Loads settings for a command, printing a configuration error and exiting 78.
+func loadSettings(config: String?, flags: [SettingKey: String]) throws(ExitCode) -> CleanupSettings {
+    do {
+        return try SettingsLoader.load(config: config, flags: flags)
+    } catch {
+        throw fail(error, code: Exit.config)
+    }
+}
+
+/// Loads the settings of `sweep` (see ``loadSettings(config:flags:)``).
+func loadSettings(_ options: SettingsOptions, extraFlags: [SettingKey: String] = [:]) throws(ExitCode) -> CleanupSettings {
+    try loadSettings(config: options.config, flags: options.flags.merging(extraFlags) { $1 })
+}
+
+/// `What it is (KEY; default VALUE).`, the help of a setting's flag.
+func settingHelp(_ what: String, _ key: SettingKey) -> String {
+    "\(what) (\(key.rawValue); default \(key.defaultValueText))."
+}
+
+/// The flags that were given.
+private func given(_ flags: [SettingKey: String?]) -> [SettingKey: String] {
+    flags.compactMapValues { $0 }
 }
 
 extension CleanupSettings {
@@ -75,14 +139,5 @@ extension CleanupSettings {
     /// Sweep options from these settings.
     func sweepOptions(wait: Bool) -> SweepOptions {
         SweepOptions(policy: policy, batchSize: batchSize, dryRun: dryRun, waitForLock: wait)
-    }
-}
-
-/// Loads settings for a command, printing a configuration error and exiting 78.
-func loadSettings(_ options: SettingsOptions, extraFlags: [SettingKey: String] = [:]) throws(ExitCode) -> CleanupSettings {
-    do {
-        return try options.load(extraFlags: extraFlags)
-    } catch {
-        throw fail(error, code: Exit.config)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreSupport
 import ExportStorage
 
 struct StatsCommand: ParsableCommand {
@@ -9,25 +10,30 @@ struct StatsCommand: ParsableCommand {
             Symlinks are counted but never followed. Files whose names do not follow the naming rule are \
             counted as nonconforming.
 
+            The storage directory comes from --storage, the environment or the configuration file, as for \
+            sweep (exit 78 on a configuration error).
+
             Examples:
               export-cleanup stats --storage /srv/app/exports
               export-cleanup stats --storage /srv/app/exports --json
+              export-cleanup stats --config /etc/export-cleanup/export-cleanup.conf
             """)
 
-    @Option(help: "The storage directory (default: $EXPORT_STORAGE_PATH, else ./exports).")
-    var storage: String?
+    @OptionGroup var file: ConfigFileOption
+    @OptionGroup var storage: StorageOption
 
     @Flag(help: "Print JSON (keys total_files, total_size_bytes, total_size_mb, oldest_file, newest_file, ...).")
     var json = false
 
     func run() throws {
-        let directory = StorageDirectory(path: storage ?? defaultStoragePath())
+        let settings = try loadSettings(config: file.config, flags: storage.flags)
+        let directory = StorageDirectory(path: settings.storagePath)
         let stats = try withStorageErrors { () throws(ExportStorageError) in try directory.statistics() }
         print(json ? jsonText(StatsReport(directory.path, stats)) : statsTable(directory.path, stats))
     }
 }
 
-/// The JSON form of storage statistics (snake_case keys, as the seed's `get_storage_stats`).
+/// The JSON form of storage statistics, with snake_case keys.
 struct StatsReport: Encodable {
     struct File: Encodable {
         var name: String
@@ -48,7 +54,7 @@ struct StatsReport: Encodable {
 
     init(_ path: String, _ stats: StorageStatistics) {
         func file(_ info: StorageStatistics.FileInfo?) -> File? {
-            info.map { File(name: $0.name, modified: iso8601($0.modifiedSecondsSinceEpoch), sizeBytes: $0.bytes) }
+            info.map { File(name: $0.name, modified: UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601, sizeBytes: $0.bytes) }
         }
         storagePath = path
         totalFiles = stats.totalFiles
@@ -91,8 +97,8 @@ func statsTable(_ path: String, _ stats: StorageStatistics) -> String {
     func row(_ label: String, _ value: String) { lines.append("  " + label.padding(toLength: 18, withPad: " ", startingAt: 0) + value) }
     row("files", "\(stats.totalFiles)")
     row("size", "\(humanBytes(stats.totalBytes)) (\(stats.totalBytes) bytes, \(stats.totalMegabytes) MB)")
-    row("oldest", stats.oldestFile.map { "\($0.name) (\(iso8601($0.modifiedSecondsSinceEpoch)))" } ?? "-")
-    row("newest", stats.newestFile.map { "\($0.name) (\(iso8601($0.modifiedSecondsSinceEpoch)))" } ?? "-")
+    row("oldest", stats.oldestFile.map { "\($0.name) (\(UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601))" } ?? "-")
+    row("newest", stats.newestFile.map { "\($0.name) (\(UTCDateTime(secondsSinceEpoch: $0.modifiedSecondsSinceEpoch).iso8601))" } ?? "-")
     row("by type", stats.filesByExportType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ").ifEmpty("-"))
     row("by format", stats.filesByFormat.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ").ifEmpty("-"))
     row("nonconforming", "\(stats.nonconformingFiles)")

@@ -3,26 +3,6 @@ import Glibc
 #endif
 import Foundation
 
-/// `write(2)`, named apart from Swift's `write` methods.
-func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    Glibc.write(fd, buffer, count)
-}
-
-/// The storage path when `--storage` is not given: `$EXPORT_STORAGE_PATH`, else `./exports` (the seed's defaults).
-func defaultStoragePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-    if let value = environment["EXPORT_STORAGE_PATH"], !value.isEmpty { return value }
-    return "./exports"
-}
-
-/// `2023-11-16T14:30:22Z` for seconds since 1970.
-func iso8601(_ seconds: Int64) -> String {
-    var time = time_t(seconds)
-    var parts = tm()
-    gmtime_r(&time, &parts)
-    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                  parts.tm_hour, parts.tm_min, parts.tm_sec)
-}
-
 /// `1.2 GiB`-style text of a byte count.
 func humanBytes(_ bytes: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]

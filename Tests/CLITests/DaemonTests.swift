@@ -1,4 +1,6 @@
+import CoreSupport
 import ExportCleanup
+import ExportCleanupDemo
 import Foundation
 import TestSupport
 import Testing
@@ -39,9 +41,7 @@ struct DaemonTests {
         daemon.signal(SIGHUP)
         let reloading = try listener.wait(for: "RELOADING", from: before) { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") }
         let usec = UInt64(listener.all[reloading].split(separator: "=").last ?? "") ?? 0
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let monotonicNow = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+        let monotonicNow = MonotonicClock.microseconds()
         #expect(usec > 0 && usec <= monotonicNow && monotonicNow - usec < 10_000_000)
         let readyAgain = try listener.wait(for: "READY after RELOADING", from: reloading + 1) { $0 == "READY=1" }
         try listener.wait(for: "idle after the reload sweep", from: readyAgain) { $0.hasPrefix("STATUS=Idle.") }
@@ -95,11 +95,11 @@ struct DaemonTests {
         var expired = 0, untouched = 0
         for (id, row) in try fixture.rows() {
             if row.status == "expired" {
-                #expect(row.filePath == nil, "\(id)")
+                #expect(row.file_path == nil, "\(id)")
                 expired += 1
             } else {
                 #expect(row.status == "completed", "\(id)")
-                let path = try #require(row.filePath, "\(id)")
+                let path = try #require(row.file_path, "\(id)")
                 #expect(fileExists(path), "\(id): its file is gone but its record was not updated")
                 untouched += 1
             }
@@ -149,7 +149,7 @@ struct DaemonTests {
 
         let noTable = fixture.tmp.sub("empty.db")
         _ = try ApplicationDatabase(creatingAt: noTable)
-        _ = try Fixture.sqlite(noTable, "DROP TABLE export_jobs")
+        try sqlite3(noTable, "DROP TABLE export_jobs")
         let schema = try BackgroundProcess(["run", "--db", noTable, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"],
                                        environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
         #expect(schema.waitForExit(timeout: 10) == 65)
@@ -210,16 +210,5 @@ struct DaemonTests {
         #expect(!fileExists(twoHoursOld))
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 2) == 0)
-    }
-}
-
-extension Fixture {
-    static func sqlite(_ database: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [database, sql]
-        try process.run()
-        process.waitUntilExit()
-        return ""
     }
 }

@@ -1,4 +1,5 @@
 import ExportCleanup
+import ExportCleanupDemo
 import Foundation
 import GRDB
 import TestSupport

@@ -1,4 +1,5 @@
 import ExportCleanup
+import ExportCleanupDemo
 import Foundation
 import TestSupport
 import Testing
@@ -6,75 +7,23 @@ import Testing
 import Glibc
 #endif
 
-/// The binary logging to a real, private systemd-journald (mount namespace, tmpfs over /run and
-/// /var/log/journal), read back with `journalctl -o json`.
-enum PrivateJournal {
-    static let journald: String? = ["/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald"].first { path in
-        FileManager.default.isExecutableFile(atPath: path)
-    }
-
-    static let skipReason: String? = {
-        guard getuid() == 0 else { return "journal tests need root (unshare --mount)" }
-        guard journald != nil else { return "no systemd-journald installed" }
-        guard let result = try? Binary.runTool("/usr/bin/unshare", ["--mount", "--propagation", "private", "true"]), result == 0 else {
-            return "unshare --mount is not permitted here"
-        }
-        return nil
-    }()
-
-    /// Skips (with the reason printed) only outside CI: under `CI=true` the tests run and fail loudly instead.
-    static var canRun: Bool {
-        guard let skipReason else { return true }
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            print("journal tests cannot run here (\(skipReason)), but CI must run them: running anyway")
-            return true
-        }
-        print("skipping journal tests: \(skipReason)")
-        return false
-    }
-
-    static let script = #"""
-        set -u
-        journald="$1"; bin="$2"; db="$3"; storage="$4"; conf="$5"; out="$6"
-        mount -t tmpfs -o mode=0755 tmpfs /run || exit 90
-        if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal || exit 91; fi
-        mkdir -p /run/systemd/journal /run/log/journal
-        "$journald" </dev/null >"$out/journald.log" 2>&1 &
-        journald_pid=$!
-        trap 'kill "$journald_pid" 2>/dev/null; wait "$journald_pid" 2>/dev/null' EXIT
-        i=0
-        while [ ! -S /run/systemd/journal/socket ]; do
-            i=$((i + 1)); [ "$i" -gt 200 ] && { echo "journald did not start" >&2; exit 92; }
-            sleep 0.05
-        done
-        "$bin" sweep --db "$db" --storage "$storage" --config "$conf" --log-target journal -v >"$out/sweep.out" 2>"$out/sweep.err"
-        echo "$?" >"$out/sweep.status"
-        "$bin" run --db "$db" --storage "$storage" --config "$conf" --log-target journal --interval-seconds 60 2>"$out/run.err" &
-        daemon=$!
-        i=0
-        # Wait for the daemon's first sweep: the second "sweep finished" entry.
-        until [ "$(journalctl -D /run/log/journal -o json SYSLOG_IDENTIFIER=export-cleanup 2>/dev/null | grep -c e5e1ef97a9b44505b65864f6c0bc13b1)" -ge 2 ]; do
-            i=$((i + 1)); [ "$i" -gt 200 ] && break
-            sleep 0.05
-        done
-        kill -TERM "$daemon"; wait "$daemon"; echo "$?" >"$out/run.status"
-        sleep 0.3
-        journalctl -D /run/log/journal -o json SYSLOG_IDENTIFIER=export-cleanup >"$out/entries.json"
-        """#
-}
-
-extension Binary {
-    static func runTool(_ tool: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-}
+/// `sweep`, then `run` until its first sweep, logging to the journal; `$1` the binary, then the database, the
+/// storage directory and the configuration file.
+private let payload = #"""
+    bin="$1"; db="$2"; storage="$3"; conf="$4"
+    "$bin" sweep --db "$db" --storage "$storage" --config "$conf" --log-target journal -v >"$out/sweep.out" 2>"$out/sweep.err"
+    echo "$?" >"$out/sweep.status"
+    "$bin" run --db "$db" --storage "$storage" --config "$conf" --log-target journal --interval-seconds 60 2>"$out/run.err" &
+    daemon=$!
+    i=0
+    # Wait for the daemon's first sweep: the second "sweep finished" entry.
+    until [ "$(journalctl -D /run/log/journal -o json SYSLOG_IDENTIFIER=export-cleanup 2>/dev/null | grep -c e5e1ef97a9b44505b65864f6c0bc13b1)" -ge 2 ]; do
+        i=$((i + 1)); [ "$i" -gt 200 ] && break
+        sleep 0.05
+    done
+    kill -TERM "$daemon"; wait "$daemon"; echo "$?" >"$out/run.status"
+    sleep 0.3
+    """#
 
 @Suite("Journal output", .enabled(if: PrivateJournal.canRun, "needs root, unshare --mount and systemd-journald"))
 struct JournalTests {
@@ -90,23 +39,21 @@ struct JournalTests {
         try fixture.db.insert([.init(id: "exp_evil1", status: "completed", filePath: .text(outside),
                                      createdAt: ApplicationDatabase.text(stamp), completedAt: ApplicationDatabase.text(stamp))])
 
-        let scriptPath = fixture.tmp.sub("journal.sh")
-        try PrivateJournal.script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let status = try Binary.runTool("/usr/bin/unshare", [
-            "--mount", "--propagation", "private", "/bin/sh", scriptPath, PrivateJournal.journald!, Binary.path,
-            fixture.database, fixture.storage, conf, fixture.tmp.path,
-        ])
         let log = { (name: String) in (try? String(contentsOfFile: fixture.tmp.sub(name), encoding: .utf8)) ?? "" }
-        #expect(status == 0, "script: \(log("journald.log")) \(log("sweep.err")) \(log("run.err"))")
+        let all: [[String: Any]]
+        do {
+            all = try PrivateJournal.entries(identifier: "export-cleanup", payload: payload,
+                                             arguments: [Binary.path, fixture.database, fixture.storage, conf], in: fixture.tmp.path)
+        } catch {
+            Issue.record("\(error)\nsweep: \(log("sweep.err"))\nrun: \(log("run.err"))")
+            return
+        }
         #expect(log("sweep.status").trimmingCharacters(in: .whitespacesAndNewlines) == "1", "a refused record makes the sweep exit 1")
         #expect(log("run.status").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         #expect(log("sweep.err").isEmpty, "under --log-target journal nothing goes to stderr: \(log("sweep.err"))")
         #expect(!fileExists(removed))
         #expect(fileExists(outside))
 
-        let all = try log("entries.json").split(separator: "\n").map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        }
         func entries(_ messageID: String) -> [[String: Any]] { all.filter { $0["MESSAGE_ID"] as? String == messageID } }
 
         let refused = try #require(entries(MessageID.recordRefused).first)

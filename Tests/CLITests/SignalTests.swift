@@ -82,10 +82,10 @@ struct SignalTests {
         var expired = 0, untouched = 0
         for (id, row) in try fixture.rows() {
             if row.status == "expired" {
-                #expect(row.filePath == nil, "\(id)")
+                #expect(row.file_path == nil, "\(id)")
                 expired += 1
             } else {
-                let path = try #require(row.filePath, "\(id)")
+                let path = try #require(row.file_path, "\(id)")
                 #expect(row.status == "completed" && fileExists(path), "\(id): its file is gone but its record still names it")
                 untouched += 1
             }
@@ -95,7 +95,7 @@ struct SignalTests {
         let again = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--log-target", "stderr",
                                     "--config", fixture.tmp.sub("none.conf"), "--no-stats"])
         #expect(again.status == 0)
-        #expect(try fixture.rows().values.allSatisfy { $0.status == "expired" && $0.filePath == nil })
+        #expect(try fixture.rows().values.allSatisfy { $0.status == "expired" && $0.file_path == nil })
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.storage).isEmpty)
     }
 }

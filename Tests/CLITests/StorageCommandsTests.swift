@@ -44,7 +44,7 @@ struct StorageCommandsTests {
         #expect(badTime.stderr.contains("--timestamp 'yesterday' is not ISO 8601"))
     }
 
-    @Test("stats --json has the seed's keys; a missing directory exits 66 naming it")
+    @Test("stats --json has the documented keys; a missing directory exits 66 naming it")
     func stats() throws {
         let tmp = TemporaryDirectory()
         mkdir(tmp.sub("exports"), 0o750)

@@ -1,4 +1,5 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
@@ -8,70 +9,33 @@ import Testing
 import Glibc
 #endif
 
-/// A database with the application's DDL and a storage directory, with jobs dated relative to the real clock
+/// A database with the application's DDL and a storage directory, with jobs dated relative to the fixture's `now`
 /// (the binary sweeps at its own `now`).
-private final class SweepFixture {
-    let tmp = TemporaryDirectory()
-    let root: String
-    let database: String
-    let storagePath: String
-    let storage: StorageDirectory
-    let now = UTCInstant.now()
+private typealias SweepFixture = ExportFixture
 
-    init(databaseDirectory: String? = nil) throws {
-        let real = realpath(tmp.path, nil)!
-        root = String(cString: real)
-        free(real)
-        if let databaseDirectory { mkdir(root + "/" + databaseDirectory, 0o755) }
-        database = root + "/" + (databaseDirectory.map { $0 + "/" } ?? "") + "app.db"
-        storagePath = root + "/exports"
-        storage = StorageDirectory(path: storagePath)
-        _ = try ApplicationDatabase(creatingAt: database)
-        try storage.prepare()
-    }
-
-    func at(_ hours: Double) -> UTCInstant { now.adding(microseconds: Int64(hours * 3_600_000_000)) }
+extension ExportFixture {
+    fileprivate func at(_ hours: Double) -> UTCInstant { now.adding(hours: hours) }
 
     /// Adds a job created `createdHours` ago (negative); writes its file when `bytes` is set.
-    func add(_ id: String, status: String, createdHours: Double, completedAt: StoredValue = .null, bytes: Int?,
-             filePath: StoredValue? = nil) throws {
+    fileprivate func add(_ id: String, status: String, createdHours: Double, completedAt: StoredValue = .null, bytes: Int?,
+                         filePath: StoredValue? = nil) throws {
         let created = at(createdHours)
-        let name = try ExportFileName(exportType: "hotels", jobID: id, secondsSinceEpoch: created.seconds, format: .csv)
-        if let bytes { try storage.writeFile(name, contents: [UInt8](repeating: 0x42, count: bytes)) }
-        try ApplicationDatabase(openingAt: database).insert([
-            .init(id: id, status: status, filePath: filePath ?? .text(storage.filePath(for: name)), createdAt: .text(created.databaseText),
-                  completedAt: completedAt),
+        if let bytes { try writeExport(id, stamp: created, bytes: bytes, byte: 0x42) }
+        try db.insert([
+            .init(id: id, status: status, filePath: filePath ?? .text(try exportPath(id, stamp: created)),
+                  createdAt: ApplicationDatabase.text(created), completedAt: completedAt),
         ])
     }
 
-    func path(_ id: String, createdHours: Double) throws -> String {
-        storage.filePath(for: try ExportFileName(exportType: "hotels", jobID: id, secondsSinceEpoch: at(createdHours).seconds, format: .csv))
+    fileprivate func path(_ id: String, createdHours: Double) throws -> String {
+        try exportPath(id, stamp: at(createdHours))
     }
 
-    /// `[status, quote(file_path)]` by id.
-    func records() throws -> [String: [String]] {
-        var configuration = Configuration()
-        configuration.readonly = true
-        return try DatabaseQueue(path: database, configuration: configuration).read { db in
-            var result: [String: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, status, quote(file_path) FROM export_jobs") {
-                result[row[0]] = [row[1], row[2]]
-            }
-            return result
-        }
-    }
-
-    func databaseBytes() throws -> Data { try Data(contentsOf: URL(fileURLWithPath: database)) }
-
-    func storageListing() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: storagePath)) ?? []).sorted()
-    }
-
-    var sweepArguments: [String] { ["sweep", "--db", database, "--storage", storagePath] }
+    fileprivate var sweepArguments: [String] { ["sweep", "--db", database, "--storage", storage] }
 
     /// The standard mix: one due completed file, one fresh, one failed, one already missing.
-    static func standard() throws -> SweepFixture {
-        let fixture = try SweepFixture()
+    fileprivate static func standard() throws -> ExportFixture {
+        let fixture = try ExportFixture()
         try fixture.add("exp_a1", status: "completed", createdHours: -49, completedAt: .text(fixture.at(-48).databaseText), bytes: 100)
         try fixture.add("exp_a2", status: "completed", createdHours: -3, completedAt: .text(fixture.at(-2).databaseText), bytes: 200)
         try fixture.add("exp_a3", status: "failed", createdHours: -3, bytes: 50)
@@ -169,7 +133,7 @@ struct SweepCommandTests {
         let fixture = try SweepFixture.standard()
         let bytes = try fixture.databaseBytes()
         let files = fixture.storageListing()
-        let entries = try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted()
+        let entries = try FileManager.default.contentsOfDirectory(atPath: fixture.tmp.path).sorted()
         let result = try Binary.run(fixture.sweepArguments + ["--dry-run"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("would remove") }.map(String.init)
@@ -181,14 +145,14 @@ struct SweepCommandTests {
         #expect(tableRow(result.stdout, "completed") == ["completed", "2", "1", "1", "0", "0", "0", "100", "B", "0", "0"])
         #expect(try fixture.databaseBytes() == bytes)
         #expect(fixture.storageListing() == files)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root).sorted() == entries)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.tmp.path).sorted() == entries)
     }
 
     @Test("a missing database exits 66 naming it, and is not created")
     func missingDatabase() throws {
         let fixture = try SweepFixture.standard()
-        let missing = fixture.root + "/nope.db"
-        let result = try Binary.run(["sweep", "--db", missing, "--storage", fixture.storagePath])
+        let missing = fixture.tmp.path + "/nope.db"
+        let result = try Binary.run(["sweep", "--db", missing, "--storage", fixture.storage])
         #expect(result.status == 66)
         #expect(result.stderr.contains(missing))
         #expect(!FileManager.default.fileExists(atPath: missing))
@@ -198,9 +162,9 @@ struct SweepCommandTests {
     @Test("a database without export_jobs exits 65 naming the table")
     func missingTable() throws {
         let fixture = try SweepFixture.standard()
-        let other = fixture.root + "/other.db"
+        let other = fixture.tmp.path + "/other.db"
         try DatabaseQueue(path: other).write { db in try db.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY)") }
-        let result = try Binary.run(["sweep", "--db", other, "--storage", fixture.storagePath])
+        let result = try Binary.run(["sweep", "--db", other, "--storage", fixture.storage])
         #expect(result.status == 65)
         #expect(result.stderr.contains("export_jobs"))
         #expect(result.stderr.contains(other))
@@ -210,7 +174,7 @@ struct SweepCommandTests {
     @Test("a refused record exits 1; the record and the file it names stay")
     func refused() throws {
         let fixture = try SweepFixture.standard()
-        let outside = fixture.root + "/hotels_exp_r1_20231116_143022.csv"
+        let outside = fixture.tmp.path + "/hotels_exp_r1_20231116_143022.csv"
         _ = FileManager.default.createFile(atPath: outside, contents: Data("keep".utf8))
         try fixture.add("exp_r1", status: "completed", createdHours: -49, completedAt: .text(fixture.at(-48).databaseText), bytes: nil,
                         filePath: .text(outside))
@@ -231,13 +195,13 @@ struct SweepCommandTests {
         // so that uid can open and read it but not unlink in it.
         let fixture = try SweepFixture(databaseDirectory: "db")
         try fixture.add("exp_s1", status: "completed", createdHours: -49, completedAt: .text(fixture.at(-48).databaseText), bytes: 30)
-        chmod(fixture.root, 0o755)
-        chmod(fixture.storagePath, 0o755)
-        #expect(chown(fixture.root + "/db", 65534, 65534) == 0)
+        chmod(fixture.tmp.path, 0o755)
+        chmod(fixture.storage, 0o755)
+        #expect(chown(fixture.tmp.path + "/db", 65534, 65534) == 0)
         #expect(chown(fixture.database, 65534, 65534) == 0)
         let file = try fixture.path("exp_s1", createdHours: -49)
 
-        let result = try Binary.runUnprivileged(fixture.sweepArguments + ["--json"], copyInto: fixture.root)
+        let result = try Binary.runUnprivileged(fixture.sweepArguments + ["--json"], copyInto: fixture.tmp.path)
         #expect(result.status == 1, "\(result.stderr)")
         let report = try #require(try json(result.stdout)["report"] as? [String: Any])
         let completed = try #require(report["completed"] as? [String: Any])

@@ -1,5 +1,6 @@
 import ExportCleanupConfig
 import Foundation
+import TestSupport
 import Testing
 
 extension ConfigurationTests {
@@ -8,14 +9,6 @@ extension ConfigurationTests {
         static let sampleURL = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("config/export-cleanup.conf")
-
-        /// A fresh temporary directory, removed by the caller.
-        func makeDirectory() throws -> URL {
-            let url = FileManager.default.temporaryDirectory
-                .appendingPathComponent("export-cleanup-config-tests-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            return url
-        }
 
         // MARK: The sample file
 
@@ -51,9 +44,9 @@ extension ConfigurationTests {
         // MARK: Reading
 
         @Test func loadsAFileWithEnvironmentAndFlags() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("export-cleanup.conf")
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let file = URL(fileURLWithPath: directory.sub("export-cleanup.conf"))
             try Data("EXPORT_CLEANUP_BATCH_SIZE=42\nEXPORT_CLEANUP_LOG_LEVEL=debug\n".utf8).write(to: file)
             let settings = try CleanupSettings.load(
                 flags: ["EXPORT_CLEANUP_LOG_LEVEL": "error"], environment: ["EXPORT_CLEANUP_DRY_RUN": "1"],
@@ -65,11 +58,11 @@ extension ConfigurationTests {
         }
 
         @Test func missingDefaultFileIsSkipped() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
             let settings = try CleanupSettings.load(
                 flags: [:], environment: ["EXPORT_CLEANUP_BATCH_SIZE": "7"],
-                configPath: directory.appendingPathComponent("absent.conf").path, required: false)
+                configPath: directory.sub("absent.conf"), required: false)
             #expect(settings.batchSize == 7)
         }
 
@@ -79,9 +72,9 @@ extension ConfigurationTests {
         }
 
         @Test func missingRequiredFileIsAnError() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let path = directory.appendingPathComponent("absent.conf").path
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let path = directory.sub("absent.conf")
             let error = try #require(captureError {
                 try CleanupSettings.load(flags: [:], environment: [:], configPath: path, required: true)
             })
@@ -94,8 +87,8 @@ extension ConfigurationTests {
 
         @Test(arguments: [false, true])
         func directoryIsAnErrorEvenWhenOptional(required: Bool) throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
             let error = try #require(captureError {
                 try CleanupSettings.load(flags: [:], environment: [:], configPath: directory.path, required: required)
             })
@@ -106,9 +99,9 @@ extension ConfigurationTests {
 
         @Test(arguments: [false, true])
         func fileWithoutPermissionIsAnError(required: Bool) throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("secret.conf")
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let file = URL(fileURLWithPath: directory.sub("secret.conf"))
             try Data("EXPORT_CLEANUP_BATCH_SIZE=1\n".utf8).write(to: file)
             try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: file.path)
             if geteuid() == 0 {
@@ -125,9 +118,9 @@ extension ConfigurationTests {
         }
 
         @Test func invalidUTF8IsASyntaxErrorOnItsLine() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("latin1.conf")
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let file = URL(fileURLWithPath: directory.sub("latin1.conf"))
             try Data("# ok\nEXPORT_STORAGE_PATH=/srv\nEXPORT_CLEANUP_DATABASE=/srv/caf".utf8 + [0xE9] + Data(".db\n".utf8))
                 .write(to: file)
             let error = try #require(captureError {
@@ -140,9 +133,9 @@ extension ConfigurationTests {
         }
 
         @Test func oversizedFileIsRefused() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("huge.conf")
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let file = URL(fileURLWithPath: directory.sub("huge.conf"))
             try Data(repeating: UInt8(ascii: "#"), count: CleanupSettings.maximumConfigFileSize + 1).write(to: file)
             let error = try #require(captureError {
                 try CleanupSettings.load(flags: [:], environment: [:], configPath: file.path, required: true)
@@ -152,9 +145,9 @@ extension ConfigurationTests {
         }
 
         @Test func errorsInALoadedFileNameTheFile() throws {
-            let directory = try makeDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let file = directory.appendingPathComponent("bad.conf")
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let file = URL(fileURLWithPath: directory.sub("bad.conf"))
             try Data("EXPORT_CLEANUP_BATCH_SIZE=1\r\nEXPORT_CLEANUP_FAILED_AGE_HOURS=0\r\n".utf8).write(to: file)
             let error = try #require(captureError {
                 try CleanupSettings.load(flags: [:], environment: [:], configPath: file.path, required: false)

@@ -1,4 +1,5 @@
 import ExportCleanupConfig
+import TestSupport
 import Testing
 
 extension ConfigurationTests {
@@ -19,8 +20,6 @@ extension ConfigurationTests {
             #expect(settings.logLevel == .info)
             #expect(settings.dryRun == false)
             #expect(settings.busyTimeoutMilliseconds == 5000)
-            #expect(settings.retentionSeconds == 86_400)
-            #expect(settings.failedAgeSeconds == 3_600)
             for key in SettingKey.allCases {
                 #expect(settings.source(of: key) == .default)
             }
@@ -243,14 +242,13 @@ extension ConfigurationTests {
             }
         }
 
-        @Test func decimalHoursInSeconds() throws {
+        @Test func decimalHours() throws {
             let settings = try CleanupSettings.resolve(
                 flags: [:],
                 environment: ["EXPORT_CLEANUP_RETENTION_HOURS": "0.5", "EXPORT_CLEANUP_FAILED_AGE_HOURS": "1.25"],
                 file: nil)
             #expect(settings.retentionHours == 0.5)
-            #expect(settings.retentionSeconds == 1800)
-            #expect(settings.failedAgeSeconds == 4500)
+            #expect(settings.failedAgeHours == 1.25)
         }
 
         @Test func invalidValueInFileNamesFileLineKeyValueAndAllowed() throws {

@@ -1,6 +1,8 @@
 import ExportCleanup
+import ExportCleanupDemo
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @Suite("SQLite job store")
@@ -36,11 +38,11 @@ struct JobStoreTests {
         #expect(error?.code == .databaseMissing)
         #expect(error?.path == path)
         #expect(error?.message.contains(path) == true)
-        #expect(!exists(path))
-        #expect(!exists(path + "-journal"))
+        #expect(!fileExists(path))
+        #expect(!fileExists(path + "-journal"))
         let readOnly = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path, readOnly: true) }
         #expect(readOnly?.code == .databaseMissing)
-        #expect(!exists(path))
+        #expect(!fileExists(path))
     }
 
     @Test("a database without export_jobs is an error naming the table")
@@ -476,7 +478,7 @@ struct JobStoreTests {
         #expect(jobs.count == 1)
         #expect(throws: JobStoreError.self) { try store.claim(jobs.map { JobClaim(job: $0, rule: .completed) }) }
         #expect(try fixture.databaseBytes() == bytes)
-        #expect(!exists(fixture.database + "-journal"))
+        #expect(!fileExists(fixture.database + "-journal"))
     }
 
     @Test("a database locked beyond the busy timeout is a busy error")
@@ -583,7 +585,7 @@ struct JobStoreTests {
         let store = try fixture.store()
         try store.verifySchema()
         _ = try allCandidates(store, .failed)
-        _ = try Sweeper(store: store, storage: try fixture.storage.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
+        _ = try Sweeper(store: store, storage: try fixture.storageDirectory.open(), logger: quietLogger).sweep(options: SweepOptions(policy: policy), now: fixedNow)
         #expect(try fixture.read { db in try String?.fetchAll(db, sql: "SELECT sql FROM sqlite_master ORDER BY name") } == schema)
         #expect(try store.optionalIndexStates().map(\.state) == [.absent])
         #expect(try store.createOptionalIndexes() == [SQLiteJobStore.failedIndex])

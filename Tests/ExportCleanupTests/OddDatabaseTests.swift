@@ -1,7 +1,9 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 /// Databases that are unusual but legal: other text encodings, ids stored as integers.
@@ -40,7 +42,7 @@ struct OddDatabaseTests {
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(report.completed.refused == 1 && report.completed.removed == 0)
         #expect(report.problems.first?.reason.contains("NUL") == true)
-        #expect(exists(good))
+        #expect(fileExists(good))
     }
 
     /// The application's DDL with `id` declared INTEGER: ids are stored as integers.

@@ -1,4 +1,5 @@
 import ExportCleanup
+import TestSupport
 import Testing
 
 /// The due rules as a pure function: no disk, no database.

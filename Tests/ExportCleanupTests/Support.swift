@@ -1,34 +1,13 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
 import Logging
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A fresh directory under the system temp dir (by its real path), removed on deinit.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array((NSTemporaryDirectory() + "/export-cleanup-tests.XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        let real = realpath(made, nil)!
-        path = String(cString: real)
-        free(real)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-}
-
-/// Whether something (file, directory, symlink) is at `path`; symlinks are not followed.
-func exists(_ path: String) -> Bool {
-    var info = stat()
-    return lstat(path, &info) == 0
-}
 
 /// The entries of a directory with their kind and size, sorted (symlinks not followed).
 func listing(_ directory: String) -> [String] {
@@ -47,7 +26,7 @@ let hour: Int64 = 3_600_000_000
 
 /// `now` moved by `hours` (negative: in the past).
 func at(_ hours: Double, from now: UTCInstant = fixedNow) -> UTCInstant {
-    now.adding(microseconds: Int64(hours * Double(hour)))
+    now.adding(hours: hours)
 }
 
 /// SQLAlchemy text of `now` moved by `hours`.
@@ -58,55 +37,34 @@ func sqlText(_ hours: Double, from now: UTCInstant = fixedNow) -> StoredValue {
 /// A logger that drops everything.
 let quietLogger = Logger(label: "export-cleanup-tests") { _ in SwiftLogNoOpLogHandler() }
 
-/// A database created with the application's exact DDL, and a storage directory, in a temporary directory.
-final class Fixture {
-    let tmp = TemporaryDirectory()
-    let database: String
-    let storagePath: String
-    let storage: StorageDirectory
+/// A database with the application's exact DDL and a storage directory; jobs are dated from ``fixedNow``.
+typealias Fixture = ExportFixture
 
-    /// - Parameters:
-    ///   - encoding: the database's text encoding (`PRAGMA encoding`), e.g. `UTF-16le`; `nil`: SQLite's default.
-    ///   - ddl: the schema; `nil`: the application's exact DDL.
-    init(encoding: String? = nil, ddl: String? = nil) throws {
-        database = tmp.sub("app.db")
-        storagePath = tmp.sub("exports")
-        storage = StorageDirectory(path: storagePath)
-        if encoding == nil && ddl == nil {
-            _ = try ApplicationDatabase(creatingAt: database)
-        } else {
-            try DatabaseQueue(path: database).writeWithoutTransaction { db in
-                if let encoding { try db.execute(sql: "PRAGMA encoding = '\(encoding)'") }
-                try db.execute(sql: ddl ?? ApplicationDatabase.ddl)
-            }
-        }
-        try storage.prepare()
-    }
-
+extension ExportFixture {
     /// Inserts rows (one transaction, through the application's writer).
     func insert(_ rows: [ApplicationDatabase.Row]) throws {
-        try ApplicationDatabase(openingAt: database).insert(rows)
+        try db.insert(rows)
     }
 
     /// Runs SQL in a transaction.
     func execute(_ sql: String) throws {
-        try ApplicationDatabase(openingAt: database).execute(sql)
+        try db.execute(sql)
     }
 
     /// Writes an export file for a job through ``StorageDirectory/writeFile(_:contents:)`` and returns its absolute path.
     @discardableResult
     func writeFile(type: String = "hotels", jobID: String, created: UTCInstant = fixedNow, format: ExportFormat = .csv, bytes: Int) throws -> String {
-        try storage.writeFile(fileName(type: type, jobID: jobID, created: created, format: format), contents: [UInt8](repeating: 0x41, count: bytes))
+        try writeExport(jobID, stamp: created, bytes: bytes, type: type, format: format)
     }
 
     /// The file name the naming rule gives a job.
     func fileName(type: String = "hotels", jobID: String, created: UTCInstant = fixedNow, format: ExportFormat = .csv) throws -> ExportFileName {
-        try ExportFileName(exportType: type, jobID: jobID, secondsSinceEpoch: created.seconds, format: format)
+        try exportName(jobID, stamp: created, type: type, format: format)
     }
 
     /// The absolute path a job's file has in storage (whether or not it exists).
     func path(type: String = "hotels", jobID: String, created: UTCInstant = fixedNow, format: ExportFormat = .csv) throws -> String {
-        storage.filePath(for: try fileName(type: type, jobID: jobID, created: created, format: format))
+        try exportPath(jobID, stamp: created, type: type, format: format)
     }
 
     func store(readOnly: Bool = false) throws -> SQLiteJobStore {
@@ -114,7 +72,7 @@ final class Fixture {
     }
 
     func sweeper(store: (any JobStore)? = nil, readOnly: Bool = false) throws -> Sweeper {
-        Sweeper(store: try store ?? self.store(readOnly: readOnly), storage: try storage.open(), logger: quietLogger)
+        Sweeper(store: try store ?? self.store(readOnly: readOnly), storage: try storageDirectory.open(), logger: quietLogger)
     }
 
     /// Every column of a row as `quote(value)` and `typeof(value)`, plus the rowid: byte-level identity.
@@ -138,33 +96,15 @@ final class Fixture {
 
     /// `[status, quote(file_path)]` of a row.
     func record(_ id: String) throws -> [String]? {
-        try read { db in
-            try Row.fetchOne(db, sql: "SELECT status, quote(file_path) FROM export_jobs WHERE id = ?", arguments: [id])
-                .map { [$0[0], $0[1]] }
-        }
-    }
-
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        var configuration = Configuration()
-        configuration.readonly = true
-        return try DatabaseQueue(path: database, configuration: configuration).read(body)
+        try records()[id]
     }
 
     /// A raw connection for fixtures that need statements outside a transaction (e.g. `PRAGMA journal_mode`).
     func connection() throws -> DatabaseQueue { try DatabaseQueue(path: database) }
-
-    /// The database file's bytes.
-    func databaseBytes() throws -> Data { try Data(contentsOf: URL(fileURLWithPath: database)) }
 }
 
 /// Sets or clears the immutable attribute (`chattr ±i`): even root gets `EPERM` removing an immutable file.
 func setImmutable(_ path: String, _ on: Bool) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
-    process.arguments = [on ? "+i" : "-i", path]
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
-    }
+    let result = try runProcess("/usr/bin/chattr", [on ? "+i" : "-i", path])
+    guard result.status == 0 else { throw TestFailure("chattr \(on ? "+i" : "-i") \(path): \(result.stderr)") }
 }

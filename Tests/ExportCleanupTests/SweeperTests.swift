@@ -1,7 +1,9 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -42,7 +44,7 @@ extension Fixture {
 
     /// Whether the job's own file is on disk.
     func hasFile(_ job: FixtureJob) throws -> Bool {
-        exists(try path(type: job.type, jobID: job.id, created: at(job.createdHours), format: job.format))
+        fileExists(try path(type: job.type, jobID: job.id, created: at(job.createdHours), format: job.format))
     }
 }
 
@@ -217,7 +219,7 @@ struct SweeperTests {
         try fixture.execute("UPDATE export_jobs SET file_path = CAST(X'\(hex(Array(real.utf8) + [0] + Array("x".utf8)))' AS TEXT) WHERE id = 'exp_n1'")
         // exp_u1's file has a name that is not UTF-8 (a 0xFF byte before the extension); its record names it exactly.
         let name = try fixture.fileName(jobID: "exp_u1", created: at(-49)).fileName
-        let rawPath = Array((fixture.storagePath + "/" + name.dropLast(4)).utf8) + [0xFF] + Array(".csv".utf8)
+        let rawPath = Array((fixture.storage + "/" + name.dropLast(4)).utf8) + [0xFF] + Array(".csv".utf8)
         let fd = (rawPath.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) }
         #expect(fd >= 0)
         close(fd)
@@ -231,16 +233,16 @@ struct SweeperTests {
                     '\(freshFile)', '\(at(-49).databaseText)', '\(at(-48).databaseText)')
             """)
         let before = try fixture.snapshots()
-        let listingBefore = listing(fixture.storagePath)
+        let listingBefore = listing(fixture.storage)
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
-        #expect(exists(freshFile), "a NUL-cut id must not let a record claim another job's file")
+        #expect(fileExists(freshFile), "a NUL-cut id must not let a record claim another job's file")
         #expect(report.completed.refused == 3)
         #expect(report.completed.removed == 0 && report.completed.alreadyMissing == 0 && report.completed.recordsUpdated == 0)
         #expect(report.problems.first { $0.jobID == "exp_n1" }?.reason.contains("NUL") == true)
         #expect(report.problems.first { $0.jobID == "exp_u1" }?.reason.contains("UTF-8") == true)
-        #expect(exists(real))
-        #expect(listing(fixture.storagePath) == listingBefore)
+        #expect(fileExists(real))
+        #expect(listing(fixture.storage) == listingBefore)
         #expect(try fixture.snapshots() == before)
     }
 
@@ -260,25 +262,25 @@ struct SweeperTests {
         put(dotDotFile)
         let symlinkTarget = outside + "/target.csv"
         put(symlinkTarget)
-        let link = fixture.storagePath + "/" + (try name("exp_r3"))
+        let link = fixture.storage + "/" + (try name("exp_r3"))
         #expect(symlink(symlinkTarget, link) == 0)
-        let directory = fixture.storagePath + "/" + (try name("exp_r4"))
+        let directory = fixture.storage + "/" + (try name("exp_r4"))
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         put(directory + "/inner.csv")
-        let loose = fixture.storagePath + "/hotels_exp_r8_latest.csv"
+        let loose = fixture.storage + "/hotels_exp_r8_latest.csv"
         put(loose)
-        let fifo = fixture.storagePath + "/" + (try name("exp_r12"))
+        let fifo = fixture.storage + "/" + (try name("exp_r12"))
         #expect(mkfifo(fifo, 0o600) == 0)
 
         let jobs: [(FixtureJob, String)] = [
             (.init(id: "exp_r1", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(outsideFile)), "outside_storage"),
             (.init(id: "exp_r2", status: "completed", createdHours: -49, completedAt: sqlText(-48),
-                   filePath: .text(fixture.storagePath + "/../outside/" + (try name("exp_r2")))), "invalid_path"),
+                   filePath: .text(fixture.storage + "/../outside/" + (try name("exp_r2")))), "invalid_path"),
             (.init(id: "exp_r3", status: "completed", createdHours: -49, completedAt: sqlText(-48)), "not_a_regular_file"),
             (.init(id: "exp_r4", status: "completed", createdHours: -49, completedAt: sqlText(-48)), "not_a_regular_file"),
-            (.init(id: "exp_r5", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storagePath)),
+            (.init(id: "exp_r5", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storage)),
              "storage_directory_itself"),
-            (.init(id: "exp_r6", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storagePath + "/")),
+            (.init(id: "exp_r6", status: "completed", createdHours: -49, completedAt: sqlText(-48), filePath: .text(fixture.storage + "/")),
              "storage_directory_itself"),
             (.init(id: "exp_r7", status: "completed", createdHours: -49, completedAt: sqlText(-48),
                    filePath: .text(try fixture.path(jobID: "exp_k1", created: at(-3)))), "name_mismatch"),
@@ -294,7 +296,7 @@ struct SweeperTests {
             .init(id: "exp_ok", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: 20),
         ])
         let before = try fixture.snapshots()
-        let listingBefore = listing(fixture.storagePath)
+        let listingBefore = listing(fixture.storage)
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         let refusedCompleted = jobs.filter { $0.0.status == "completed" }.count
@@ -320,9 +322,9 @@ struct SweeperTests {
         #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
         #expect(lstat(directory, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
         #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
-        #expect(lstat(fixture.storagePath, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
+        #expect(lstat(fixture.storage, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR)
         let okName = try fixture.fileName(jobID: "exp_ok", created: at(-49)).fileName
-        #expect(listing(fixture.storagePath) == listingBefore.filter { !$0.hasPrefix(okName + " ") })
+        #expect(listing(fixture.storage) == listingBefore.filter { !$0.hasPrefix(okName + " ") })
 
         // The next sweep tries again and reports again.
         let again = try fixture.sweeper().sweep(options: options, now: fixedNow)
@@ -343,7 +345,7 @@ struct SweeperTests {
             try? setImmutable(stuckPath, false)
             withExtendedLifetime(fixture) {}
         }
-        let journal = fixture.storagePath + "/" + OpenStorageDirectory.claimsJournalName
+        let journal = fixture.storage + "/" + OpenStorageDirectory.claimsJournalName
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(report.completed.due == 2 && report.completed.failed == 1 && report.completed.removed == 1)
@@ -354,21 +356,21 @@ struct SweeperTests {
         // The row no longer names the file (the application sees an expired job), the file waits in the journal.
         #expect(try fixture.record(stuck.id) == ["expired", "NULL"])
         #expect(try fixture.hasFile(stuck))
-        #expect(exists(journal))
+        #expect(fileExists(journal))
         #expect(try !fixture.hasFile(fine))
         #expect(try fixture.record(fine.id) == ["expired", "NULL"])
 
         // Still immutable: reported again, still kept in the journal.
         let again = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(again.completed.failed == 1 && again.earlierClaims.removed == 0)
-        #expect(exists(journal))
+        #expect(fileExists(journal))
         #expect(try fixture.hasFile(stuck))
 
         try setImmutable(stuckPath, false)
         let retry = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(retry.earlierClaims.removed == 1 && retry.earlierClaims.bytesFreed == 30 && retry.completed.failed == 0)
         #expect(try !fixture.hasFile(stuck))
-        #expect(!exists(journal))
+        #expect(!fileExists(journal))
         #expect(try fixture.record(stuck.id) == ["expired", "NULL"])
     }
 
@@ -377,8 +379,8 @@ struct SweeperTests {
         guard geteuid() != 0 else { return }  // root writes anyway; FileSystemFaultTests covers EACCES as uid 65534
         let fixture = try Mixed.make()
         let before = try fixture.snapshots()
-        chmod(fixture.storagePath, 0o550)
-        defer { chmod(fixture.storagePath, 0o750) }
+        chmod(fixture.storage, 0o550)
+        defer { chmod(fixture.storage, 0o750) }
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(report.total.recordsUpdated == 2)  // the two without a file to remove
         #expect(report.total.failed == 8)
@@ -389,10 +391,10 @@ struct SweeperTests {
     func dryRun(readOnlyStore: Bool) throws {
         let fixture = try Mixed.make()
         let bytes = try fixture.databaseBytes()
-        let files = listing(fixture.storagePath)
+        let files = listing(fixture.storage)
         let directoryListing = listing(fixture.tmp.path)
         // Another sweeper holds the lock: a dry run does not need it.
-        let holder = try fixture.storage.open()
+        let holder = try fixture.storageDirectory.open()
         try holder.lock(wait: false)
         defer { holder.unlock() }
 
@@ -410,7 +412,7 @@ struct SweeperTests {
         }
         #expect(Sweeper.summary(report).hasPrefix("dry run finished: 10 due, 8 would be removed"))
         #expect(try fixture.databaseBytes() == bytes)
-        #expect(listing(fixture.storagePath) == files)
+        #expect(listing(fixture.storage) == files)
         #expect(listing(fixture.tmp.path) == directoryListing)
     }
 
@@ -418,7 +420,7 @@ struct SweeperTests {
     func crashBeforeClaim() throws {
         let fixture = try Mixed.make()
         let before = try fixture.snapshots()
-        let files = listing(fixture.storagePath)
+        let files = listing(fixture.storage)
         let failing = CrashingStore(try fixture.store(), when: .beforeCommit)
         let wide = SweepOptions(policy: options.policy, batchSize: 100)
         let crashed = try fixture.sweeper(store: failing).sweep(options: wide, now: fixedNow)
@@ -431,8 +433,8 @@ struct SweeperTests {
         #expect(try fixture.snapshots() == before)
         // Only the journal is new: it names the batch's claims, none of which committed.
         let journal = OpenStorageDirectory.claimsJournalName + " "
-        #expect(listing(fixture.storagePath).filter { !$0.hasPrefix(journal) } == files)
-        #expect(listing(fixture.storagePath).contains { $0.hasPrefix(journal) })
+        #expect(listing(fixture.storage).filter { !$0.hasPrefix(journal) } == files)
+        #expect(listing(fixture.storage).contains { $0.hasPrefix(journal) })
 
         let next = try fixture.sweeper().sweep(options: wide, now: fixedNow)
         #expect(next.abortedBy == nil)
@@ -440,7 +442,7 @@ struct SweeperTests {
         #expect(next.completed.removed == 6 && next.completed.alreadyMissing == 2 && next.completed.recordsUpdated == 8)
         #expect(next.failed.removed == 2 && next.failed.recordsUpdated == 2)
         try Mixed.expectSwept(fixture, before: before)
-        #expect(!listing(fixture.storagePath).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
+        #expect(!listing(fixture.storage).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
     }
 
     @Test("a crash after the claim committed: the next sweep removes the claimed files, except where the application changed the row since")
@@ -469,7 +471,7 @@ struct SweeperTests {
         #expect(try fixture.record(reopened) == ["processing", "'\(reopenedPath)'"])
         for id in Mixed.removedCompleted where id != reopened { #expect(try !fixture.hasFile(Mixed.job(id)), "\(id)") }
         #expect(next.failed.removed == 2 && next.failed.recordsUpdated == 2)
-        #expect(!listing(fixture.storagePath).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
+        #expect(!listing(fixture.storage).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
         _ = before
     }
 
@@ -546,14 +548,14 @@ struct SweeperTests {
             return nil
         })
         #expect(error.code == .locked)
-        #expect(error.message.contains(fixture.storagePath))
+        #expect(error.message.contains(fixture.storage))
         #expect(!secondSnapshot.isEmpty)
         #expect(first.total.removed == 8 && first.total.recordsUpdated == 10)
 
         // The lock is released when the sweep ends.
         let third = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(third.total.due == 0)
-        let probe = try fixture.storage.open()
+        let probe = try fixture.storageDirectory.open()
         try probe.lock(wait: false)
         probe.unlock()
     }
@@ -561,7 +563,7 @@ struct SweeperTests {
     @Test("a waiting sweep polls the lock, answers isCancelled while it waits, and sweeps once the lock is free")
     func waitForLock() throws {
         let fixture = try Mixed.make()
-        let holder = try fixture.storage.open()
+        let holder = try fixture.storageDirectory.open()
         try holder.lock(wait: false)
         var waitOptions = options
         waitOptions.waitForLock = true

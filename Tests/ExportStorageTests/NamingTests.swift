@@ -1,12 +1,13 @@
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Naming convention")
 struct NamingTests {
     let stamp = Date(timeIntervalSince1970: 1_700_145_022)  // 2023-11-16T14:30:22Z
 
-    @Test("formats the seed's examples", arguments: [
+    @Test("formats the documented examples", arguments: [
         ("hotels", "exp_a1b2c3d4e5f6", ExportFormat.csv, "hotels_exp_a1b2c3d4e5f6_20231116_143022.csv"),
         ("mappings", "exp_x9y8z7w6v5u4", .json, "mappings_exp_x9y8z7w6v5u4_20231116_143022.json"),
         ("supplier_summary", "exp_m5n4o3p2q1r0", .xlsx, "supplier_summary_exp_m5n4o3p2q1r0_20231116_143022.xlsx"),

@@ -1,5 +1,6 @@
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -128,7 +129,7 @@ struct RemovalTests {
         let (tmp, dir) = try setUp()
         let path = tmp.write("exports/\(name)", bytes: 4321)
         #expect(dir.remove(recordPath: path, record: record) == .removed(bytes: 4321))
-        #expect(!exists(path))
+        #expect(!fileExists(path))
     }
 
     @Test("dry run reports and keeps the file")
@@ -136,7 +137,7 @@ struct RemovalTests {
         let (tmp, dir) = try setUp()
         let path = tmp.write("exports/\(name)", bytes: 7)
         #expect(dir.remove(recordPath: path, record: record, dryRun: true) == .wouldRemove(bytes: 7))
-        #expect(exists(path))
+        #expect(fileExists(path))
     }
 
     @Test("an entry name holding a '/' byte is refused, even after a combining mark")
@@ -158,7 +159,7 @@ struct RemovalTests {
         let outside = tmp.write("precious.csv", bytes: 99)
         symlink(outside, tmp.sub("exports/\(name)"))
         #expect(dir.remove(recordPath: tmp.sub("exports/\(name)"), record: record) == .refused(.notRegularFile(kind: "symbolic link")))
-        #expect(exists(tmp.sub("exports/\(name)")))
+        #expect(fileExists(tmp.sub("exports/\(name)")))
         #expect(StorageDirectory.fileSize(outside) == 99)
     }
 
@@ -168,7 +169,7 @@ struct RemovalTests {
         let path = tmp.sub("exports/\(name)")
         if kind == "directory" { mkdir(path, 0o700) } else { mkfifo(path, 0o600) }
         #expect(dir.remove(recordPath: path, record: record) == .refused(.notRegularFile(kind: kind)))
-        #expect(exists(path))
+        #expect(fileExists(path))
     }
 
     @Test("the storage directory replaced by a symlink: the open descriptor keeps working on the original")
@@ -180,8 +181,8 @@ struct RemovalTests {
         let decoy = tmp.write("elsewhere/\(name)", bytes: 2)
         symlink(tmp.sub("elsewhere"), tmp.sub("exports"))
         #expect(dir.remove(recordPath: inside, record: record) == .removed(bytes: 1))
-        #expect(exists(decoy))
-        #expect(!exists(tmp.sub("moved/\(name)")))
+        #expect(fileExists(decoy))
+        #expect(!fileExists(tmp.sub("moved/\(name)")))
         // Opening anew refuses the symlink.
         #expect(throws: ExportStorageError.self) { try StorageDirectory(path: tmp.sub("exports")).open() }
     }

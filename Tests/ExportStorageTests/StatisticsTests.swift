@@ -1,5 +1,6 @@
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

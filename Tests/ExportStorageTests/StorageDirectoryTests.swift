@@ -1,5 +1,6 @@
 import ExportStorage
 import Foundation
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -99,7 +100,7 @@ struct StorageDirectoryTests {
         let dangling = try ExportFileName(exportType: "hotels", jobID: "exp_2", secondsSinceEpoch: 0, format: .json)
         symlink(tmp.sub("created-through-link"), storage.filePath(for: dangling))
         #expect(throws: ExportStorageError.self) { try storage.createFile(dangling) }
-        #expect(!exists(tmp.sub("created-through-link")))
+        #expect(!fileExists(tmp.sub("created-through-link")))
     }
 
     @Test("fileSize is nil for missing files, directories and symlinks; setFilePermissions sets 0600")

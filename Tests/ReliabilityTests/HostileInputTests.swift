@@ -1,4 +1,5 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import TestSupport

@@ -1,4 +1,5 @@
 import ExportCleanup
+import ExportCleanupDemo
 import ExportStorage
 import Foundation
 import Synchronization
@@ -9,7 +10,7 @@ import Glibc
 #endif
 
 /// The reliability suites run one at a time: kill timings and lock holds must not compete with each other for
-/// the machine's cores. Small copies of the CLITests helpers live here (test targets cannot import each other).
+/// the machine's cores. Helpers shared with the other test targets live in TestSupport.
 @Suite(.serialized) struct Reliability {}
 
 // MARK: - Seed and timing
@@ -151,12 +152,7 @@ func snapshot(_ root: String, excluding: Set<String> = []) -> [String: String] {
 
 /// A database with the application's exact DDL and a storage directory, with the jobs added so far and what
 /// the sweep must do to each, and the invariant checks.
-final class Fixture {
-    let tmp: TemporaryDirectory
-    let database: String
-    let storage: String
-    let db: ApplicationDatabase
-
+final class Fixture: ExportFixture {
     /// One job as the fixture wrote it.
     struct Job {
         var id: String
@@ -173,11 +169,7 @@ final class Fixture {
 
     /// - Parameter journalMode: `delete` (SQLite's default, as SQLAlchemy leaves it) or `wal`.
     init(journalMode: String = "delete", memory: Bool = false) throws {
-        tmp = TemporaryDirectory(memory: memory)
-        database = tmp.sub("app.db")
-        storage = tmp.sub("exports")
-        try StorageDirectory(path: storage).prepare()
-        db = try ApplicationDatabase(creatingAt: database)
+        try super.init(memory: memory)
         if journalMode != "delete" { _ = try sqlite("PRAGMA journal_mode=\(journalMode);") }
     }
 
@@ -194,9 +186,7 @@ final class Fixture {
 
     /// Creates the export file for `id` stamped `hoursAgo`; returns its path.
     func makeFile(_ id: String, hoursAgo: Double, bytes: Int = 1) throws -> String {
-        let stamp = UTCInstant.now().adding(microseconds: -Int64(hoursAgo * 3_600_000_000))
-        let name = try ExportFileName(exportType: "hotels", jobID: id, secondsSinceEpoch: stamp.seconds, format: .csv)
-        return try StorageDirectory(path: storage).writeFile(name, contents: [UInt8](repeating: 65, count: bytes))
+        try writeExport(id, stamp: UTCInstant.now().adding(hours: -hoursAgo), bytes: bytes)
     }
 
     /// Inserts rows and remembers what must happen to them.
@@ -248,28 +238,6 @@ final class Fixture {
     func replace(_ id: String, status: String, filePath: String?) {
         if jobs[id] == nil { order.append(id) }
         jobs[id] = Job(id: id, status: status, filePath: filePath, due: nil)
-    }
-
-    // MARK: Reading back
-
-    struct Row: Decodable {
-        var id: String
-        var status: String
-        var file_path: String?
-    }
-
-    /// Every row's `(status, file_path)`, read with the sqlite3 shell in JSON mode (so any text survives).
-    func rows() throws -> [String: Row] {
-        let output = try sqlite("SELECT id, status, CASE typeof(file_path) WHEN 'text' THEN file_path WHEN 'null' THEN NULL ELSE '<' || typeof(file_path) || '>' END AS file_path FROM export_jobs", json: true)
-        let rows = output.isEmpty ? [] : try JSONDecoder().decode([Row].self, from: Data(output.utf8))
-        return Dictionary(rows.map { ($0.id, $0) }) { first, _ in first }
-    }
-
-    @discardableResult
-    func sqlite(_ sql: String, json: Bool = false) throws -> String {
-        let result = try Binary.run((json ? ["-json"] : []) + ["-cmd", ".timeout 5000", database, sql], executable: "/usr/bin/sqlite3")
-        guard result.status == 0 else { throw TestFailure("sqlite3 failed (\(result.status)): \(result.stderr)") }
-        return result.stdout
     }
 
     // MARK: Invariants

@@ -17,9 +17,10 @@
 //       character, which an argument cannot contain, and `\\` for a backslash.
 //   SystemdSupportProbe watchdog
 //       Prints `pid=` (getpid()), `env.WATCHDOG_USEC=` and `env.WATCHDOG_PID=` (each only when set), and
-//       `libsystemd=` (WatchdogConfiguration.fromLibsystemd()) and `parsed=` (the pure parser given the same
+//       `libsystemd=` (libsystemd's `sd_watchdog_enabled(0, &usec)`) and `parsed=` (the pure parser given the same
 //       variables and getpid()), each the timeout in microseconds or `off`.
 // Exits 64 on a usage error.
+import CSystemd
 import Glibc
 import Logging
 import SystemdSupport
@@ -107,7 +108,9 @@ func watchdog() {
     print("pid=\(getpid())")
     if let usec { print("env.WATCHDOG_USEC=\(usec)") }
     if let pid { print("env.WATCHDOG_PID=\(pid)") }
-    print("libsystemd=\(describe(WatchdogConfiguration.fromLibsystemd()))")
+    var libsystemdUSec: UInt64 = 0
+    let enabled = sd_watchdog_enabled(0, &libsystemdUSec) > 0
+    print("libsystemd=\(describe(enabled ? WatchdogConfiguration(timeoutMicroseconds: libsystemdUSec) : nil))")
     print("parsed=\(describe(WatchdogConfiguration(watchdogUSec: usec, watchdogPID: pid, ownPID: getpid())))")
 }
 
@@ -122,7 +125,7 @@ func journal(identifier: String) {
     logger.info(
         "probe info",
         metadata: [
-            JournalLogHandler.messageIDKey: "8b6d4f3a2c1e4b5a9f0e1d2c3b4a5968",
+            "message_id": "8b6d4f3a2c1e4b5a9f0e1d2c3b4a5968",
             "export.job_id": "42",
             "bytes": "4096",
             "multi": "line one\nline two",

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Synchronization
 @testable import SystemdSupport
+import TestSupport
 import Testing
 
 struct ConsoleLogHandlerTests {
@@ -13,8 +14,8 @@ struct ConsoleLogHandlerTests {
         let consoleFD: Int32
 
         init() throws {
-            directory = try TemporaryDirectory()
-            consolePath = directory.file("console")
+            directory = TemporaryDirectory()
+            consolePath = directory.sub("console")
             consoleFD = open(consolePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard consoleFD >= 0 else { throw TestFailure("open console file: errno \(errno)") }
         }
@@ -46,7 +47,7 @@ struct ConsoleLogHandlerTests {
     @Test func writesReadableLinesWithSortedMetadata() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         var handler = ConsoleLogHandler(
             label: "export-cleanup", sink: sink, metadataProvider: .init { ["provided": "p", "shared": "provider"] })
         handler[metadataKey: "sweep_id"] = "7"
@@ -74,15 +75,10 @@ struct ConsoleLogHandlerTests {
         #expect(lines[2].contains(" error export-cleanup: failed error.message=boom error.type="))
     }
 
-    @Test func formatsTimestampsInUTC() {
-        #expect(ConsoleLogHandler.timestamp(secondsSinceEpoch: 1_795_741_323) == "2026-11-27T01:02:03Z")
-        #expect(ConsoleLogHandler.timestamp(secondsSinceEpoch: 0) == "1970-01-01T00:00:00Z")
-    }
-
     @Test func filtersByLevelWithoutFormatting() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         var logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         logger.logLevel = .info
         let probe = Probe()
@@ -104,8 +100,8 @@ struct ConsoleLogHandlerTests {
     @Test func prefixesPrioritiesOnTheConsoleOnly() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let logFile = capture.directory.file("export-cleanup.log")
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, priorityPrefixes: true, logFilePath: logFile)
+        let logFile = capture.directory.sub("export-cleanup.log")
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, priorityPrefixes: true, logFilePath: logFile)
         var logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         logger.logLevel = .trace
         let levels: [(Logger.Level, String)] = [
@@ -131,9 +127,9 @@ struct ConsoleLogHandlerTests {
     @Test func appendsToAnExistingLogFile() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let logFile = capture.directory.file("app.log")
+        let logFile = capture.directory.sub("app.log")
         try "earlier line\n".write(toFile: logFile, atomically: false, encoding: .utf8)
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, logFilePath: logFile)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, logFilePath: logFile)
         Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }.info("later")
         let lines = try capture.lines(logFile)
         #expect(lines.count == 2)
@@ -144,7 +140,7 @@ struct ConsoleLogHandlerTests {
     @Test func aFullLogFileIsCountedNotFatal() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD, logFilePath: "/dev/full")
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD, logFilePath: "/dev/full")
         let logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         for index in 0..<5 { logger.info("line \(index)") }
         #expect(sink.failedWrites == 5)
@@ -156,17 +152,17 @@ struct ConsoleLogHandlerTests {
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
         _ = Glibc.close(fds[1])  // a stream whose reader is gone: EPIPE, and no SIGPIPE thanks to MSG_NOSIGNAL
         defer { _ = Glibc.close(fds[0]) }
-        let sink = try ConsoleLogSink(consoleFD: fds[0])
+        let sink = try ConsoleLogSink(program: "test", consoleFD: fds[0])
         Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }.info("lost")
         #expect(sink.failedWrites == 1)
     }
 
     @Test func anUnopenableLogFileThrowsWithContext() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let path = directory.file("missing-dir/app.log")
+        let path = directory.sub("missing-dir/app.log")
         #expect(throws: ConsoleLogSink.OpenError(path: path, errorNumber: ENOENT)) {
-            try ConsoleLogSink(logFilePath: path)
+            try ConsoleLogSink(program: "test", logFilePath: path)
         }
         let error = ConsoleLogSink.OpenError(path: path, errorNumber: ENOENT)
         #expect(error.description == "cannot open log file \(path): No such file or directory")
@@ -175,7 +171,7 @@ struct ConsoleLogHandlerTests {
     @Test func concurrentLinesDoNotInterleave() throws {
         let capture = try Capture()
         defer { capture.close() }
-        let sink = try ConsoleLogSink(consoleFD: capture.consoleFD)
+        let sink = try ConsoleLogSink(program: "test", consoleFD: capture.consoleFD)
         let logger = Logger(label: "x") { _ in ConsoleLogHandler(label: "x", sink: sink) }
         let payload = String(repeating: "y", count: 300)
         DispatchQueue.concurrentPerform(iterations: 8) { worker in

@@ -27,17 +27,17 @@ struct JournalFieldNameTests {
     func mapsKeys(key: String, expected: String) {
         let name = JournalFieldName.forMetadataKey(key)
         #expect(name == expected)
-        #expect(JournalFieldName.isValid(name), "\(name) is not a valid field name")
+        #expect(isValidFieldName(name), "\(name) is not a valid field name")
     }
 
     @Test(arguments: ["MESSAGE", "A1_B", "X"])
     func acceptsValidNames(name: String) {
-        #expect(JournalFieldName.isValid(name))
+        #expect(isValidFieldName(name))
     }
 
     @Test(arguments: ["", "_PID", "1A", "a", "A-B", "A.B", String(repeating: "A", count: 65)])
     func rejectsInvalidNames(name: String) {
-        #expect(!JournalFieldName.isValid(name))
+        #expect(!isValidFieldName(name))
     }
 }
 
@@ -48,5 +48,17 @@ struct SyslogPriorityTests {
     func mapsLevels(level: Logger.Level, expected: Int32) {
         #expect(SyslogPriority(level).rawValue == expected)
         #expect(SyslogPriority(level).linePrefix == "<\(expected)>")
+    }
+}
+
+/// Whether `name` is a field name a client may send: upper-case ASCII letters, digits and `_`, starting with a
+/// letter, at most 64 characters (the reserved names aside).
+func isValidFieldName(_ name: String) -> Bool {
+    guard let first = name.utf8.first, name.utf8.count <= JournalFieldName.maximumLength,
+        first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z")
+    else { return false }
+    return name.utf8.allSatisfy {
+        ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+            || $0 == UInt8(ascii: "_")
     }
 }

@@ -1,52 +1,6 @@
 import Glibc
+import TestSupport
 import Testing
-
-/// A bound `SOCK_DGRAM` unix socket standing in for systemd's notification socket.
-final class NotifySocket {
-    /// The value for `NOTIFY_SOCKET`: a path, or `@name` for the abstract namespace.
-    let address: String
-    private let fd: Int32
-    private let directory: TemporaryDirectory?
-
-    init(abstract: Bool) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        if abstract {
-            directory = nil
-            address = "@systemd-support-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        } else {
-            let directory = try TemporaryDirectory()
-            self.directory = directory
-            address = directory.file("notify")
-        }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        var pathBytes = Array(address.utf8)
-        if abstract { pathBytes[0] = 0 }  // '@' stands for the leading NUL of an abstract name
-        guard pathBytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw TestFailure("path too long") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: pathBytes) }
-        let length = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (abstract ? 0 : 1)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
-        }
-        guard bound == 0 else { throw TestFailure("bind \(address): errno \(errno)") }
-    }
-
-    /// The next datagram, or nil when none arrives within `timeoutMilliseconds`.
-    func receive(timeoutMilliseconds: Int32 = 2000) -> String? {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, timeoutMilliseconds) == 1 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer[..<count], as: UTF8.self)
-    }
-
-    func close() {
-        _ = Glibc.close(fd)
-        directory?.remove()
-    }
-}
 
 /// One `SystemdNotifier` call, made by `SystemdSupportProbe notify` in a child process.
 enum NotifyMessage {
@@ -92,23 +46,13 @@ struct NotifyRun {
     var exited: UInt64
 }
 
-/// Runs `SystemdSupportProbe notify` with `NOTIFY_SOCKET` set to `notifySocket` (unset when nil), receiving on
-/// `socket` while the probe runs (a unix datagram queue holds only `net.unix.max_dgram_qlen` messages).
-func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivingOn socket: NotifySocket? = nil) throws
+/// Runs `SystemdSupportProbe notify` with `NOTIFY_SOCKET` set to `notifySocket` (unset when nil); `listener`
+/// collects the datagrams while the probe runs (a unix datagram queue holds only `net.unix.max_dgram_qlen` messages).
+func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivingOn listener: NotifyListener? = nil) throws
     -> NotifyRun
 {
-    var datagrams: [String] = []
     let result = try Probe.run(
-        ["notify"] + messages.flatMap(\.arguments),
-        environment: Probe.environment(notifySocket.map { ["NOTIFY_SOCKET": $0] } ?? [:])
-    ) {
-        if let socket, let datagram = socket.receive(timeoutMilliseconds: 10) {
-            datagrams.append(datagram)
-        } else if socket == nil {
-            usleep(10_000)
-        }
-    }
-    while let socket, let datagram = socket.receive(timeoutMilliseconds: 0) { datagrams.append(datagram) }
+        ["notify"] + messages.flatMap(\.arguments), environment: Probe.environment(notifySocket.map { ["NOTIFY_SOCKET": $0] } ?? [:]))
     guard result.status == 0 else {
         throw TestFailure("probe exited \(result.status): \(result.stderr)")
     }
@@ -120,14 +64,17 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
     guard results.count == messages.count else {
         throw TestFailure("\(messages.count) messages, \(results.count) results: \(result.stdout)")
     }
+    // Each delivered message is one datagram in the socket's queue by the time the probe exits.
+    let datagrams = listener?.received(atLeast: results.filter { $0 }.count) ?? []
     return NotifyRun(results: results, datagrams: datagrams, started: result.started, exited: result.exited)
 }
 
 @Suite struct SystemdNotifierTests {
     @Test(arguments: [false, true])
     func sendsEachMessageAsOneDatagram(abstract: Bool) throws {
-        let socket = try NotifySocket(abstract: abstract)
-        defer { socket.close() }
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let socket = abstract ? NotifyListener.abstract() : NotifyListener(directory: tmp.path)
         let cases: [(name: String, message: NotifyMessage, datagram: String)] = [
             ("ready", .ready, "READY=1"),
             ("stopping", .stopping, "STOPPING=1"),
@@ -139,7 +86,7 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
             ("raw", .send([("EXTEND_TIMEOUT_USEC", "5000000"), ("X", "")]), "EXTEND_TIMEOUT_USEC=5000000\nX="),
             ("reloading", .reloading, "RELOADING=1"),  // checked below
         ]
-        let run = try runNotifyProbe(cases.map(\.message), notifySocket: socket.address, receivingOn: socket)
+        let run = try runNotifyProbe(cases.map(\.message), notifySocket: socket.path, receivingOn: socket)
         for (index, testCase) in cases.enumerated() {
             #expect(run.results[index], "\(testCase.name) not delivered")
         }
@@ -159,8 +106,9 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
     }
 
     @Test func invalidAssignmentsAreNotSent() throws {
-        let socket = try NotifySocket(abstract: false)
-        defer { socket.close() }
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let socket = NotifyListener(directory: tmp.path)
         let invalid: [[(String, String)]] = [
             [],
             [("", "1")],
@@ -172,7 +120,7 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
             [("READY", "1"), ("STATUS", "two\nlines")],  // one bad assignment spoils the message
         ]
         // The final READY=1 shows the socket was reachable all along.
-        let run = try runNotifyProbe(invalid.map { .send($0) } + [.ready], notifySocket: socket.address, receivingOn: socket)
+        let run = try runNotifyProbe(invalid.map { .send($0) } + [.ready], notifySocket: socket.path, receivingOn: socket)
         #expect(run.results == Array(repeating: false, count: invalid.count) + [true])
         #expect(run.datagrams == ["READY=1"])
     }
@@ -186,12 +134,12 @@ func runNotifyProbe(_ messages: [NotifyMessage], notifySocket: String?, receivin
 
     @Test(arguments: [false, true])
     func unreachableSocketReturnsFalse(abstract: Bool) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         defer { directory.remove() }
         let address =
             abstract
             ? "@systemd-support-tests-nobody-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            : directory.file("nobody-listens")
+            : directory.sub("nobody-listens")
         let run = try runNotifyProbe([.ready, .status("x")], notifySocket: address)
         #expect(run.results == [false, false])
     }

@@ -1,24 +1,71 @@
+import CoreSupport
 public import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// Helpers shared by the test targets that run the built binary (CLITests, ReliabilityTests).
+/// The build products directory: the test bundle, the `export-cleanup` binary and the probe are built there.
+public let productsDirectory: String = {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+}()
 
-/// The built `export-cleanup` binary beside this test bundle.
+/// What a finished process did.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    /// ``MonotonicClock`` microseconds just before the process was started and just after it exited.
+    public var started: UInt64
+    public var exited: UInt64
+
+    /// Wall time from start to exit.
+    public var seconds: Double { Double(exited - started) / 1e6 }
+}
+
+/// Runs `executable` to completion with exactly `environment` (`nil`: this process's), stdin from `/dev/null` and
+/// its output collected through files. Calls `whileRunning` until it has exited (it must return soon); sends
+/// `timeoutSignal` after `timeout` seconds.
+public func runProcess(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil,
+    timeout: Double? = nil, timeoutSignal: Int32 = SIGKILL, whileRunning: () -> Void = { usleep(2_000) }
+) throws -> ProcessResult {
+    let directory = TemporaryDirectory()
+    defer { directory.remove() }
+    let outPath = directory.sub("out"), errPath = directory.sub("err")
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle(forWritingAtPath: outPath)
+    process.standardError = FileHandle(forWritingAtPath: errPath)
+    let started = MonotonicClock.microseconds()
+    try process.run()
+    let deadline = timeout.map { started + UInt64($0 * 1_000_000) }
+    while process.isRunning {
+        if let deadline, MonotonicClock.microseconds() > deadline {
+            kill(process.processIdentifier, timeoutSignal)
+            break
+        }
+        whileRunning()
+    }
+    process.waitUntilExit()
+    let exited = MonotonicClock.microseconds()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "", started: started, exited: exited)
+}
+
+/// The built `export-cleanup` binary, run as a user would.
 public enum Binary {
-    public static var path: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("export-cleanup").path
-    }
+    public static var path: String { productsDirectory + "/export-cleanup" }
 
-    public struct Result {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
-        public var seconds: Double
-    }
+    public typealias Result = ProcessResult
 
     /// The environment without anything that would change the binary's configuration or logging.
     public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
@@ -29,34 +76,12 @@ public enum Binary {
         return env.merging(extra) { $1 }
     }
 
-    /// Runs `executable` (the binary by default) to completion, collecting its output through files.
+    /// Runs `executable` (the binary by default) to completion in ``environment(_:)`` plus `environment`.
     public static func run(_ arguments: [String], executable: String = Binary.path, environment: [String: String] = [:],
-                    cwd: String? = nil) throws -> Result {
-        let outPath = NSTemporaryDirectory() + "/reliab-out.\(getpid()).\(UInt32.random(in: 0 ... .max))"
-        _ = FileManager.default.createFile(atPath: outPath + ".o", contents: nil)
-        _ = FileManager.default.createFile(atPath: outPath + ".e", contents: nil)
-        defer { unlink(outPath + ".o"); unlink(outPath + ".e") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = Self.environment(environment)
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: outPath + ".o")
-        process.standardError = FileHandle(forWritingAtPath: outPath + ".e")
-        let start = Date()
-        try process.run()
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: outPath + ".o", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: outPath + ".e", encoding: .utf8)) ?? "", seconds: seconds)
+                           cwd: String? = nil) throws -> Result {
+        try runProcess(executable, arguments, environment: Self.environment(environment), cwd: cwd)
     }
 
-}
-
-
-extension Binary {
     /// Runs the binary as uid/gid 65534 (`setpriv --reuid=65534 --regid=65534 --clear-groups`), from a copy in
     /// `directory` (which must be searchable by that uid), so it runs wherever the build tree is. No user is created.
     public static func runUnprivileged(_ arguments: [String], copyInto directory: String, environment: [String: String] = [:])
@@ -109,28 +134,46 @@ public final class BackgroundProcess {
     }
 }
 
-/// A real sd_notify listener: an AF_UNIX datagram socket bound before the daemon starts.
+/// A real sd_notify listener: an AF_UNIX datagram socket, bound before the notifier starts, whose datagrams a
+/// thread collects.
 public final class NotifyListener: @unchecked Sendable {
+    /// The value for `NOTIFY_SOCKET`: a path, or `@name` for the abstract namespace.
     public let path: String
     private let fd: Int32
     private let messages = Mutex<[String]>([])
     private let running = Atomic<Bool>(true)
     private var thread: Thread?
 
-    public init(directory: String) {
-        path = directory + "/notify.sock"
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8).prefix(raw.count - 1)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    /// Binds `notify.sock` in `directory`.
+    public convenience init(directory: String) {
+        self.init(address: directory + "/notify.sock")
+    }
+
+    /// Binds a fresh name in the abstract namespace.
+    public static func abstract() -> NotifyListener {
+        NotifyListener(address: "@export-cleanup-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    private init(address: String) {
+        path = address
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        precondition(fd >= 0, "socket: \(errno)")
+        let abstract = address.hasPrefix("@")
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var pathBytes = Array(address.utf8)
+        if abstract { pathBytes[0] = 0 }  // '@' stands for the leading NUL of an abstract name
+        precondition(pathBytes.count < MemoryLayout.size(ofValue: addr.sun_path), "\(address) is too long")
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: pathBytes) }
+        let length = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + pathBytes.count + (abstract ? 0 : 1)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
         }
-        precondition(bound == 0, "bind \(path): \(errno)")
+        precondition(bound == 0, "bind \(address): \(errno)")
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
+            var buffer = [UInt8](repeating: 0, count: 65536)
             while running.load(ordering: .relaxed) {
                 let n = recv(fd, &buffer, buffer.count, 0)
                 if n > 0 {
@@ -144,6 +187,13 @@ public final class NotifyListener: @unchecked Sendable {
     }
 
     public var all: [String] { messages.withLock { $0 } }
+
+    /// Every datagram so far, once there are at least `count` (or after `timeout` seconds).
+    public func received(atLeast count: Int, timeout: Double = 2) -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while all.count < count && Date() < deadline { usleep(2_000) }
+        return all
+    }
 
     /// Waits until a datagram after index `from` satisfies `predicate`; returns its index.
     @discardableResult
@@ -161,38 +211,8 @@ public final class NotifyListener: @unchecked Sendable {
         running.store(false, ordering: .relaxed)
         while thread?.isFinished == false { usleep(10_000) }
         close(fd)
-        unlink(path)
+        if !path.hasPrefix("@") { unlink(path) }
     }
-}
-
-public struct TestFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
-
-/// A fresh directory, removed with its contents on deinit.
-public final class TemporaryDirectory {
-    public let path: String
-
-    /// - Parameter memory: under `/dev/shm` when it is writable (fsync costs nothing on tmpfs, so thousands of
-    ///   commits stay fast), else the system temp dir.
-    public init(memory: Bool = false) {
-        let base = memory && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
-        var template = Array((base + "/export-cleanup-tests.XXXXXX").utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// A path inside the directory.
-    public func sub(_ name: String) -> String { path + "/" + name }
-}
-
-/// Whether anything (even a dangling symlink) exists at `path`.
-public func fileExists(_ path: String) -> Bool {
-    var info = stat()
-    return lstat(path, &info) == 0
 }
 
 /// Creates a directory (mode 0700) and returns its path.

@@ -1,12 +1,13 @@
+package import ExportCleanup
 import Foundation
 import GRDB
 
 /// Writes databases the way the Python/SQLAlchemy application does: the exact `export_jobs` DDL and datetime
-/// text `YYYY-MM-DD HH:MM:SS.ffffff`. Used by the demo, the benchmark and tests; the sweep never creates a
-/// database.
-public final class ApplicationDatabase {
+/// text `YYYY-MM-DD HH:MM:SS.ffffff`. Used by the demo, the benchmark and the tests' fixtures; the sweep never
+/// creates a database.
+package final class ApplicationDatabase {
     /// The application's DDL, verbatim.
-    public static let ddl = """
+    package static let ddl = """
         CREATE TABLE export_jobs (
           id VARCHAR(50) NOT NULL, export_type VARCHAR(50) NOT NULL, format VARCHAR(10) NOT NULL,
           status VARCHAR(20) NOT NULL, file_path VARCHAR(500), file_size_bytes INTEGER,
@@ -17,20 +18,20 @@ public final class ApplicationDatabase {
         """
 
     /// One row to insert; datetimes as stored values so tests can write any storage class.
-    public struct Row: Sendable {
-        public var id: String
-        public var exportType: String
-        public var format: String
-        public var status: String
-        public var filePath: StoredValue
-        public var fileSizeBytes: Int64?
-        public var createdAt: StoredValue
-        public var completedAt: StoredValue
-        public var expiresAt: StoredValue
-        public var errorMessage: String?
+    package struct Row: Sendable {
+        package var id: String
+        package var exportType: String
+        package var format: String
+        package var status: String
+        package var filePath: StoredValue
+        package var fileSizeBytes: Int64?
+        package var createdAt: StoredValue
+        package var completedAt: StoredValue
+        package var expiresAt: StoredValue
+        package var errorMessage: String?
 
         /// Creates a row.
-        public init(
+        package init(
             id: String, exportType: String = "hotels", format: String = "csv", status: String,
             filePath: StoredValue = .null, fileSizeBytes: Int64? = nil, createdAt: StoredValue,
             completedAt: StoredValue = .null, expiresAt: StoredValue = .null, errorMessage: String? = nil
@@ -48,24 +49,28 @@ public final class ApplicationDatabase {
         }
     }
 
+    /// The database file.
+    package let path: String
     private let queue: DatabaseQueue
 
     /// Creates a new database file with the application's schema (the file must not exist).
-    public init(creatingAt path: String) throws {
+    package init(creatingAt path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw CocoaError(.fileWriteFileExists, userInfo: [NSFilePathErrorKey: path])
         }
+        self.path = path
         queue = try DatabaseQueue(path: path)
         try queue.write { db in try db.execute(sql: Self.ddl) }
     }
 
     /// Opens an existing database to add rows.
-    public init(openingAt path: String) throws {
+    package init(openingAt path: String) throws {
+        self.path = path
         queue = try DatabaseQueue(path: path)
     }
 
     /// Inserts rows in one transaction.
-    public func insert(_ rows: some Sequence<Row>) throws {
+    package func insert(_ rows: some Sequence<Row>) throws {
         try queue.write { db in
             let statement = try db.makeStatement(sql: """
                 INSERT INTO export_jobs (id, export_type, format, status, file_path, file_size_bytes, created_at,
@@ -80,11 +85,6 @@ public final class ApplicationDatabase {
         }
     }
 
-    /// Runs SQL (for tests that need to set up odd cases).
-    public func execute(_ sql: String) throws {
-        try queue.write { db in try db.execute(sql: sql) }
-    }
-
     /// The SQLAlchemy text of an instant: `2023-11-16 14:30:22.123456`.
-    public static func text(_ instant: UTCInstant) -> StoredValue { .text(instant.databaseText) }
+    package static func text(_ instant: UTCInstant) -> StoredValue { .text(instant.databaseText) }
 }

@@ -1,25 +1,26 @@
+package import ExportCleanup
 import ExportStorage
 import Foundation
 
 /// A demo: a database with the application's schema and a mix of jobs and files, in one directory.
-public enum DemoEnvironment {
+package enum DemoEnvironment {
     /// The marker file that tells a demo directory from anything else (it is the only kind `create` replaces).
-    public static let marker = ".export-cleanup-demo"
+    package static let marker = ".export-cleanup-demo"
 
     /// What was created.
-    public struct Layout: Sendable {
+    package struct Layout: Sendable {
         /// The directory.
-        public var directory: String
+        package var directory: String
         /// The database file.
-        public var database: String
+        package var database: String
         /// The storage directory.
-        public var storage: String
+        package var storage: String
         /// What each job is meant to show, by id.
-        public var story: [(id: String, expectation: String)]
+        package var story: [(id: String, expectation: String)]
     }
 
     /// Creates (or re-creates) a demo in `directory`. A non-empty directory without the demo marker is refused.
-    public static func create(in directory: String, now: UTCInstant = .now()) throws -> Layout {
+    package static func create(in directory: String, now: UTCInstant = .now()) throws -> Layout {
         let fm = FileManager.default
         let database = directory + "/exports.db"
         let storagePath = directory + "/exports"
