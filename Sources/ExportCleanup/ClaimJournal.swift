@@ -19,17 +19,22 @@ enum ClaimJournal {
     static let header = "# export-cleanup claims journal: records claimed by a sweep whose files may not be removed yet; the next sweep finishes them. Do not edit.\n"
 
     static func encode(_ entries: [Entry]) -> [UInt8] {
-        var text = header
+        var out = Array(header.utf8)
+        out.reserveCapacity(out.count + entries.count * 400)
         for entry in entries {
             let job = entry.claim.job
-            let fields = [
-                "v1", entry.claim.rule.rawValue, String(job.key), encode(job.storedID), encode(job.exportType),
-                encode(job.format), encode(.text(job.status)), encode(job.filePath), encode(job.createdAt),
-                encode(job.completedAt), encode(job.expiresAt), encode(.text(entry.entryName)),
-            ]
-            text += fields.joined(separator: " ") + "\n"
+            out += "v1 ".utf8
+            out += entry.claim.rule.rawValue.utf8
+            out.append(UInt8(ascii: " "))
+            out += String(job.key).utf8
+            for value in [job.storedID, job.exportType, job.format, .text(job.status), job.filePath, job.createdAt, job.completedAt,
+                          job.expiresAt, .text(entry.entryName)] {
+                out.append(UInt8(ascii: " "))
+                encode(value, into: &out)
+            }
+            out.append(UInt8(ascii: "\n"))
         }
-        return Array(text.utf8)
+        return out
     }
 
     /// The entries, and for each line that cannot be read, its number and why (such a line's file is kept).
@@ -62,13 +67,17 @@ enum ClaimJournal {
         return (entries, problems)
     }
 
-    private static func encode(_ value: StoredValue) -> String {
+    private static func encode(_ value: StoredValue, into out: inout [UInt8]) {
         switch value {
-        case .null: return "n"
-        case .integer(let number): return "i\(number)"
-        case .real(let number): return "r" + String(number.bitPattern, radix: 16)
-        case .text(let text): return "t" + hex(Array(text.utf8))
-        case .blob(let bytes): return "b" + hex(bytes)
+        case .null: out.append(UInt8(ascii: "n"))
+        case .integer(let number): out += ("i" + String(number)).utf8
+        case .real(let number): out += ("r" + String(number.bitPattern, radix: 16)).utf8
+        case .text(let text):
+            out.append(UInt8(ascii: "t"))
+            hex(text.utf8, into: &out)
+        case .blob(let bytes):
+            out.append(UInt8(ascii: "b"))
+            hex(bytes, into: &out)
         }
     }
 
@@ -87,14 +96,11 @@ enum ClaimJournal {
 
     private static let digits = Array("0123456789abcdef".utf8)
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
+    private static func hex(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0xF)])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static func unhex(_ text: String) -> [UInt8]? {

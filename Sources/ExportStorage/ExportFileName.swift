@@ -173,6 +173,27 @@ public struct ExportFileName: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether `token` is one or more words joined by single `_` (at most `maxUnderscores` of them), at most
+    /// ``maximumTokenLength`` bytes: ``tokenProblem(_:maxUnderscores:)`` without building a message (a sweep asks
+    /// this for every due record).
+    static func isToken(_ token: String.UTF8View, maxUnderscores: Int?) -> Bool {
+        guard !token.isEmpty, token.count <= maximumTokenLength else { return false }
+        var underscores = 0
+        var previousWasUnderscore = true  // a leading '_' is an empty word
+        for byte in token {
+            if byte == UInt8(ascii: "_") {
+                if previousWasUnderscore { return false }
+                underscores += 1
+                previousWasUnderscore = true
+            } else if isWordByte(byte) {
+                previousWasUnderscore = false
+            } else {
+                return false
+            }
+        }
+        return !previousWasUnderscore && (maxUnderscores.map { underscores <= $0 } ?? true)
+    }
+
     private static func tokenProblem(_ token: String, maxUnderscores: Int?) -> String? {
         if token.isEmpty { return "it is empty" }
         if token.utf8.count > maximumTokenLength { return "it is longer than \(maximumTokenLength) characters" }

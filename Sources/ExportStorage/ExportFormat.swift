@@ -19,6 +19,16 @@ public enum ExportFormat: String, Sendable, Hashable, CaseIterable, CustomString
         }
     }
 
+    /// The format whose extension is exactly these bytes (lower case), if any.
+    init?(extensionBytes bytes: some Collection<UInt8>) {
+        switch bytes.count {
+        case 3 where bytes.elementsEqual("csv".utf8): self = .csv
+        case 4 where bytes.elementsEqual("json".utf8): self = .json
+        case 4 where bytes.elementsEqual("xlsx".utf8): self = .xlsx
+        default: return nil
+        }
+    }
+
     /// The file extension, without the dot.
     public var fileExtension: String { rawValue }
 

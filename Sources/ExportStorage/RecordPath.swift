@@ -128,19 +128,21 @@ public struct RecordPathRule: Sendable, Hashable {
         let bytes = Array(name.utf8)
         // The tail every export name has: "_YYYYMMDD_HHMMSS.{csv|json|xlsx}".
         guard let dot = bytes.lastIndex(of: UInt8(ascii: ".")), dot > 16,
-            let tailFormat = ExportFormat(rawValue: String(decoding: bytes[(dot + 1)...], as: UTF8.self)),
+            let tailFormat = ExportFormat(extensionBytes: bytes[(dot + 1)...]),
             bytes.withUnsafeBufferPointer({ ExportFileName.parseTimestamp(UnsafeBufferPointer(rebasing: $0[(dot - 16)..<dot])) }) != nil
         else { return .failure(.notAnExportFileName(name)) }
         // The record's own columns must make a name of the convention.
-        guard (try? ExportFileName.validateExportType(record.exportType)) != nil, (try? ExportFileName.validateJobID(record.jobID)) != nil,
-            let format = try? ExportFormat(parsing: record.format)
+        let type = record.exportType.utf8, id = record.jobID.utf8
+        guard ExportFileName.isToken(type, maxUnderscores: nil), ExportFileName.isToken(id, maxUnderscores: 1),
+            let format = ExportFormat(rawValue: record.format) ?? (try? ExportFormat(parsing: record.format))
         else {
             return .failure(.notAnExportFileName(name + " (the record's export_type '\(record.exportType)', id '\(record.jobID)' or format '\(record.format)' cannot make an export file name)"))
         }
-        let stem = Array((record.exportType + "_" + record.jobID).utf8)
-        let expected = record.exportType + "_" + record.jobID + "_YYYYMMDD_HHMMSS." + format.fileExtension
-        guard tailFormat == format, dot - 16 == stem.count, bytes[..<(dot - 16)].elementsEqual(stem) else {
-            return .failure(.nameMismatch(name: name, expected: expected))
+        let stemEnd = dot - 16
+        guard tailFormat == format, stemEnd == type.count + 1 + id.count, bytes[..<type.count].elementsEqual(type),
+            bytes[type.count] == UInt8(ascii: "_"), bytes[(type.count + 1)..<stemEnd].elementsEqual(id)
+        else {
+            return .failure(.nameMismatch(name: name, expected: record.exportType + "_" + record.jobID + "_YYYYMMDD_HHMMSS." + format.fileExtension))
         }
         return .success(())
     }
