@@ -27,7 +27,7 @@ enum ClaimJournal {
             out += entry.claim.rule.rawValue.utf8
             out.append(UInt8(ascii: " "))
             out += String(job.key).utf8
-            for value in [job.storedID, job.exportType, job.format, .text(job.status), job.filePath, job.createdAt, job.completedAt,
+            for value in [job.storedID, job.exportType, job.format, .text(job.status.rawValue), job.filePath, job.createdAt, job.completedAt,
                           job.expiresAt, .text(entry.entryName)] {
                 out.append(UInt8(ascii: " "))
                 encode(value, into: &out)
@@ -60,7 +60,7 @@ enum ClaimJournal {
                 problems.append("line \(index + 1) has an id of another kind")
                 continue
             }
-            let job = ExportJob(key: key, id: id, storedID: storedID, exportType: exportType, format: format, status: status,
+            let job = ExportJob(key: key, id: id, storedID: storedID, exportType: exportType, format: format, status: JobStatus(rawValue: status),
                                 filePath: values[4]!, createdAt: values[5]!, completedAt: values[6]!, expiresAt: values[7]!)
             entries.append(Entry(claim: JobClaim(job: job, rule: rule), entryName: name))
         }
@@ -97,9 +97,10 @@ enum ClaimJournal {
     private static let digits = Array("0123456789abcdef".utf8)
 
     private static func hex(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+        func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
         for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+            out.append(digit(byte >> 4))
+            out.append(digit(byte & 0xF))
         }
     }
 

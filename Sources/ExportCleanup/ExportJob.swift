@@ -16,8 +16,8 @@ public struct ExportJob: Sendable, Hashable {
     public var exportType: StoredValue
     /// `format` as stored, e.g. `'csv'` or `'excel'`: makes the file's extension.
     public var format: StoredValue
-    /// The status column as stored: `pending`, `processing`, `completed`, `failed`, `expired`, or other.
-    public var status: String
+    /// The status column (the rules read only rows whose status is TEXT).
+    public var status: JobStatus
     /// `file_path` as stored.
     public var filePath: StoredValue
     /// `created_at` as stored.
@@ -29,7 +29,7 @@ public struct ExportJob: Sendable, Hashable {
 
     /// Creates a job.
     public init(
-        key: Int64 = 0, id: String, storedID: StoredValue? = nil, exportType: StoredValue = "hotels", format: StoredValue = "csv", status: String,
+        key: Int64 = 0, id: String, storedID: StoredValue? = nil, exportType: StoredValue = "hotels", format: StoredValue = "csv", status: JobStatus,
         filePath: StoredValue = .null, createdAt: StoredValue = .null, completedAt: StoredValue = .null, expiresAt: StoredValue = .null
     ) {
         self.key = key
@@ -45,13 +45,44 @@ public struct ExportJob: Sendable, Hashable {
     }
 }
 
-/// The statuses the application writes.
-public enum JobStatus {
-    public static let pending = "pending"
-    public static let processing = "processing"
-    public static let completed = "completed"
-    public static let failed = "failed"
-    public static let expired = "expired"
+/// A job's `status` column: the statuses the application writes, and any other text as it is.
+public enum JobStatus: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+    case pending
+    case processing
+    case completed
+    case failed
+    case expired
+    /// A status the application does not document; never swept.
+    case other(String)
+
+    /// The status a column's text names.
+    public init(rawValue: String) {
+        switch rawValue {
+        case "pending": self = .pending
+        case "processing": self = .processing
+        case "completed": self = .completed
+        case "failed": self = .failed
+        case "expired": self = .expired
+        default: self = .other(rawValue)
+        }
+    }
+
+    /// A status from its text (tests and literals).
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+
+    /// The column's text.
+    public var rawValue: String {
+        switch self {
+        case .pending: return "pending"
+        case .processing: return "processing"
+        case .completed: return "completed"
+        case .failed: return "failed"
+        case .expired: return "expired"
+        case .other(let text): return text
+        }
+    }
+
+    public var description: String { rawValue }
 }
 
 extension ExportJob {

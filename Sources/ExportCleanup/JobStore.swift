@@ -50,16 +50,22 @@ public struct JobClaim: Sendable, Hashable {
     }
 
     /// The status the row gets (`expired` for completed jobs; failed jobs stay `failed`).
-    public var newStatus: String { rule.newStatus }
+    public var newStatus: JobStatus { rule.newStatus }
 }
 
-/// An error of the job store, with the database path and, where it applies, table and column.
+/// An error of the job store: a domain code for programs, the context (database, table, column), the engine's
+/// own error as the cause, and a message that says what to do. Modelled on GRDB's `DatabaseError` and NIOFS's
+/// `FileSystemError`.
 public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What went wrong.
-    public enum Code: String, Sendable, Hashable {
-        /// The database file does not exist (it is never created).
-        case databaseMissing
-        /// The database cannot be opened or is not a database.
+    /// What went wrong, by domain (callers never re-read an errno or an engine code to decide).
+    public enum Code: String, Sendable, Hashable, Codable {
+        /// The database does not exist (it is never created).
+        case notFound
+        /// This user may not read or write the database (or the directory SQLite keeps its journal in).
+        case permissionDenied
+        /// The file is not a database, or is damaged.
+        case notADatabase
+        /// The database cannot be opened for another reason.
         case cannotOpen
         /// The table does not exist.
         case missingTable
@@ -67,8 +73,27 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case missingColumn
         /// The database stayed locked beyond the busy timeout.
         case busy
-        /// Another SQLite error.
-        case sqlite
+        /// The disk failed or is full.
+        case ioError
+        /// Any other error of the database engine (the cause says which).
+        case failed
+    }
+
+    /// The database engine's own error, kept as it was reported.
+    public struct Cause: Sendable, Hashable {
+        /// The primary result code (SQLite: `SQLITE_BUSY` is 5).
+        public var resultCode: Int32
+        /// The extended result code (SQLite: `SQLITE_BUSY_SNAPSHOT` is 517), or the primary one.
+        public var extendedResultCode: Int32
+        /// The engine's message.
+        public var message: String?
+
+        /// Creates a cause.
+        public init(resultCode: Int32, extendedResultCode: Int32, message: String?) {
+            self.resultCode = resultCode
+            self.extendedResultCode = extendedResultCode
+            self.message = message
+        }
     }
 
     /// What went wrong.
@@ -79,15 +104,18 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     public var table: String?
     /// The column concerned, if any.
     public var column: String?
+    /// The engine's error behind this one, if any.
+    public var cause: Cause?
     /// What happened and how to fix it.
     public var message: String
 
     /// Creates an error.
-    public init(_ code: Code, path: String, table: String? = nil, column: String? = nil, message: String) {
+    public init(_ code: Code, path: String, table: String? = nil, column: String? = nil, cause: Cause? = nil, message: String) {
         self.code = code
         self.path = path
         self.table = table
         self.column = column
+        self.cause = cause
         self.message = message
     }
 

@@ -6,18 +6,18 @@ public enum CleanupRule: String, Sendable, Hashable, CaseIterable, Codable {
     case failed
 
     /// The status of the rows this rule reads.
-    public var status: String {
+    public var status: JobStatus {
         switch self {
-        case .completed: return JobStatus.completed
-        case .failed: return JobStatus.failed
+        case .completed: return .completed
+        case .failed: return .failed
         }
     }
 
     /// The status a swept record gets.
-    public var newStatus: String {
+    public var newStatus: JobStatus {
         switch self {
-        case .completed: return JobStatus.expired
-        case .failed: return JobStatus.failed
+        case .completed: return .expired
+        case .failed: return .failed
         }
     }
 }
@@ -73,7 +73,7 @@ public struct RetentionPolicy: Sendable, Hashable {
     /// Decides one job.
     public func decide(_ job: ExportJob, now: UTCInstant) -> RetentionDecision {
         switch job.status {
-        case JobStatus.completed:
+        case .completed:
             let completedAt: UTCInstant
             switch StoredDateTime.parse(job.completedAt) {
             case .success(let value): completedAt = value
@@ -89,7 +89,7 @@ public struct RetentionPolicy: Sendable, Hashable {
             }
             if now >= dueAt { return .due(.completed) }
             return now >= retained ? .notDue(.beforeExpiresAt(dueAt: dueAt)) : .notDue(.withinRetention(dueAt: dueAt))
-        case JobStatus.failed:
+        case .failed:
             if job.filePath.isNull { return .notDue(.noFile) }
             switch StoredDateTime.parse(job.createdAt) {
             case .success(let createdAt):

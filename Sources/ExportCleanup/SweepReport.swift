@@ -28,10 +28,20 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public init() {}
     }
 
+    /// What kind of problem a record has.
+    public enum ProblemKind: String, Sendable, Hashable, Codable {
+        /// A system call failed on its file (the errno says which).
+        case failed
+        /// A safety rule refused its `file_path` or its entry.
+        case refused
+        /// A timestamp the rule needs cannot be read.
+        case undecidable
+    }
+
     /// One record that was not cleaned, and why.
     public struct Problem: Sendable, Hashable, Codable {
-        /// `failed`, `refused` or `undecidable`.
-        public var kind: String
+        /// What kind of problem it is.
+        public var kind: ProblemKind
         /// The rule being applied.
         public var rule: CleanupRule
         /// The job id.
@@ -65,10 +75,10 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var sweepID: String
     /// Whether nothing was changed.
     public var dryRun: Bool
-    /// When the sweep started.
-    public var startedAt: String
-    /// The `now` the rules were applied at.
-    public var now: String
+    /// When the sweep started (ISO 8601 in JSON).
+    public var startedAt: UTCInstant
+    /// The `now` the rules were applied at (ISO 8601 in JSON).
+    public var now: UTCInstant
     /// Completed jobs past retention.
     public var completed = Counts()
     /// Failed jobs with partial files.
@@ -83,7 +93,7 @@ public struct SweepReport: Sendable, Hashable, Codable {
     /// the next sweep.
     public var abortedBy: String?
     /// The store error's code when the sweep was aborted (e.g. `busy`).
-    public var abortCode: String?
+    public var abortCode: JobStoreError.Code?
     /// Wall time, in seconds.
     public var durationSeconds = 0.0
     /// The claims of an earlier sweep that this one finished (all zero when there were none).
@@ -96,8 +106,8 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public init(sweepID: String, dryRun: Bool, startedAt: UTCInstant, now: UTCInstant) {
         self.sweepID = sweepID
         self.dryRun = dryRun
-        self.startedAt = startedAt.iso8601
-        self.now = now.iso8601
+        self.startedAt = startedAt
+        self.now = now
     }
 
     /// Both rules added up.

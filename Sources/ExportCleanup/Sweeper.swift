@@ -147,11 +147,12 @@ public final class Sweeper {
                 } while cursor != nil
             }
         } catch let error as JobStoreError {
-            abort(&report, error.message, code: error.code.rawValue, logger: logger)
-        } catch let error as ExportStorageError {
-            abort(&report, error.message, code: "storage", logger: logger)
+            abort(&report, error, logger: logger)
         } catch {
-            abort(&report, "\(error)", code: "storage", logger: logger)
+            // The claims journal could not be read or written: the storage directory itself is in trouble.
+            let error = error as? ExportStorageError ?? ExportStorageError(.systemCall, message: "\(error)")
+            logger.error("sweep stopped: \(error.message)", metadata: ["message_id": "\(MessageID.sweepAborted)"])
+            throw error
         }
         report.durationSeconds = Double(UTCInstant.now().microseconds - clockStart.microseconds) / 1_000_000
         logSummary(report, logger: logger)
@@ -185,7 +186,7 @@ public final class Sweeper {
         case .undecidable(let undecidableRule, let column, let raw, let problem):
             report[rule].undecidable += 1
             let reason = "\(column) \(raw) \(problem): the job is kept; fix the value in the database"
-            report.record(.init(kind: "undecidable", rule: undecidableRule, jobID: job.id, filePath: job.filePath.description,
+            report.record(.init(kind: .undecidable, rule: undecidableRule, jobID: job.id, filePath: job.filePath.description,
                                 code: column, reason: reason, errno: nil))
             logger.warning("record kept: \(reason)", metadata: [
                 "message_id": "\(MessageID.recordUndecidable)", "export_job_id": "\(job.id)", "export_column": "\(column)",
@@ -234,7 +235,7 @@ public final class Sweeper {
             return Claimable(job: job, rule: rule, entryName: nil, bytes: 0)
         case .refused(let refusal):
             report[rule].refused += 1
-            report.record(.init(kind: "refused", rule: rule, jobID: job.id, filePath: job.filePath.description,
+            report.record(.init(kind: .refused, rule: rule, jobID: job.id, filePath: job.filePath.description,
                                 code: refusal.code, reason: refusal.description, errno: nil))
             logger.warning("record refused: \(refusal); the record and any file are left as they are", metadata: [
                 "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
@@ -292,7 +293,7 @@ public final class Sweeper {
             case .refused(let refusal):
                 // Swapped for a directory, fifo or symlink between the look and the claim: never removed.
                 report[rule].refused += 1
-                report.record(.init(kind: "refused", rule: rule, jobID: job.id, filePath: job.filePath.description,
+                report.record(.init(kind: .refused, rule: rule, jobID: job.id, filePath: job.filePath.description,
                                     code: refusal.code, reason: refusal.description + "; the record was already updated", errno: nil))
                 logger.warning("record refused after its claim: \(refusal); the entry is left as it is", metadata: [
                     "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
@@ -373,7 +374,7 @@ public final class Sweeper {
             ? "the record was already updated; the removal is retried at the next sweep (claims journal)"
             : "the record is unchanged and retried next sweep"
         let reason = "cannot remove: \(errnoName(code)) (\(String(cString: strerror(code)))); \(consequence)"
-        report.record(.init(kind: "failed", rule: rule, jobID: job.id, filePath: job.filePath.description,
+        report.record(.init(kind: .failed, rule: rule, jobID: job.id, filePath: job.filePath.description,
                             code: errnoName(code), reason: reason, errno: code))
         logger.warning("\(reason)", metadata: [
             "message_id": "\(MessageID.fileRemovalFailed)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
@@ -381,10 +382,10 @@ public final class Sweeper {
         ])
     }
 
-    private func abort(_ report: inout SweepReport, _ message: String, code: String, logger: Logger) {
-        report.abortedBy = message
-        report.abortCode = code
-        logger.error("sweep stopped: \(message)", metadata: ["message_id": "\(MessageID.sweepAborted)", "export_store_error": "\(code)"])
+    private func abort(_ report: inout SweepReport, _ error: JobStoreError, logger: Logger) {
+        report.abortedBy = error.message
+        report.abortCode = error.code
+        logger.error("sweep stopped: \(error.message)", metadata: ["message_id": "\(MessageID.sweepAborted)", "export_store_error": "\(error.code.rawValue)"])
     }
 
     private func logSummary(_ report: SweepReport, logger: Logger) {

@@ -49,3 +49,21 @@ public struct UTCInstant: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     public var description: String { iso8601 }
 }
+
+extension UTCInstant: Codable {
+    /// Encodes as ISO 8601 text (`2023-11-16T14:30:22Z`, with a fraction when there is one).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(iso8601)
+    }
+
+    /// Decodes ISO 8601 text, as ``StoredDateTime`` reads it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let instant = StoredDateTime.parse(text: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an ISO 8601 datetime")
+        }
+        self = instant
+    }
+}

@@ -14,13 +14,6 @@ import SystemdSupport
 /// All mutable state is confined to `stateQueue` (hence `@unchecked Sendable`); the sweep queue only reads
 /// two atomics: the stop request and the progress heartbeat that the watchdog looks at.
 final class Daemon: @unchecked Sendable {
-    /// A start-up failure: the message, the errno for sd_notify, and the exit code.
-    struct StartError: Error {
-        var message: String
-        var errno: Int32
-        var exitCode: ExitCode
-    }
-
     private let stateQueue = DispatchQueue(label: "export-cleanup.state")
     private let sweepQueue = DispatchQueue(label: "export-cleanup.sweep")
     private let options: SettingsOptions
@@ -38,9 +31,24 @@ final class Daemon: @unchecked Sendable {
     private var timer: (any DispatchSourceTimer)?
     private var watchdogTimer: (any DispatchSourceTimer)?
     private var signalSources: [any DispatchSourceSignal] = []
-    private var sweeping = false
-    private var sweepQueued = false
-    private var stopping = false
+    /// What the daemon is doing.
+    private enum Phase {
+        /// Waiting for the timer or a SIGHUP.
+        case idle
+        /// A sweep runs on the sweep queue; `queued`: one more was asked for meanwhile (at most one).
+        case sweeping(queued: Bool)
+        /// SIGTERM/SIGINT arrived; `sweeping`: the sweep in hand is finishing its batch, then the process exits.
+        case stopping(sweeping: Bool)
+
+        var isSweeping: Bool {
+            switch self {
+            case .idle, .stopping(sweeping: false): return false
+            case .sweeping, .stopping(sweeping: true): return true
+            }
+        }
+    }
+
+    private var phase = Phase.idle
     private var nextSweep: UTCInstant?
     private var lastResult = "no sweep yet"
 
@@ -57,15 +65,16 @@ final class Daemon: @unchecked Sendable {
     /// Checks that the database, its schema and the storage directory are usable; at start-up also that they
     /// are writable (unless dry run): the storage directory, the database file, and the database's directory,
     /// where SQLite creates its -journal/-wal/-shm files.
-    static func check(_ settings: CleanupSettings, startup: Bool = false) throws(StartError) {
+    static func check(_ settings: CleanupSettings, startup: Bool = false) throws(Failure) {
         if startup && !settings.dryRun {
             let databaseDirectory = (settings.databasePath as NSString).deletingLastPathComponent
             for (path, what) in [(settings.storagePath, "the storage directory"), (settings.databasePath, "the database"),
                                  (databaseDirectory.isEmpty ? "." : databaseDirectory, "the database's directory (SQLite writes its journal there)")]
             where access(path, F_OK) == 0 && access(path, W_OK) != 0 {
                 let code = errno
-                throw StartError(message: "\(what) '\(path)' is not writable by this user (\(String(cString: strerror(code)))): "
-                                    + "fix its owner or mode, or the unit's ReadWritePaths=", errno: code, exitCode: Exit.noPermission)
+                throw Failure(exitCode: Exit.noPermission, errno: code,
+                              message: "\(what) '\(path)' is not writable by this user (\(String(cString: strerror(code)))): "
+                                + "fix its owner or mode, or the unit's ReadWritePaths=")
             }
         }
         _ = try SweepRun.open(settings)
@@ -97,6 +106,7 @@ final class Daemon: @unchecked Sendable {
 
     /// (Re)arms the interval timer; it fires at once, then every interval.
     private func scheduleTimer() {
+        dispatchPrecondition(condition: .onQueue(stateQueue))
         timer?.cancel()
         let source = DispatchSource.makeTimerSource(queue: stateQueue)
         let interval = DispatchTimeInterval.seconds(settings.intervalSeconds)
@@ -111,12 +121,15 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts a sweep, or queues exactly one more when one is running.
     private func requestSweep() {
-        guard !stopping else { return }
-        if sweeping {
-            sweepQueued = true
+        dispatchPrecondition(condition: .onQueue(stateQueue))
+        switch phase {
+        case .stopping: return
+        case .sweeping:
+            phase = .sweeping(queued: true)
             return
+        case .idle:
+            phase = .sweeping(queued: false)
         }
-        sweeping = true
         let settings = self.settings
         let logger = self.logger
         notifier.status("Sweeping: starting")
@@ -128,7 +141,7 @@ final class Daemon: @unchecked Sendable {
 
     /// One sweep on the sweep queue. Opens the store and the storage directory anew each time, so a replaced
     /// database file or a storage directory swapped for a symlink is noticed.
-    private func runSweep(settings: CleanupSettings, logger: Logger) -> Result<SweepReport, StartError> {
+    private func runSweep(settings: CleanupSettings, logger: Logger) -> Result<SweepReport, Failure> {
         heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
         do {
             let (store, directory) = try SweepRun.open(settings)
@@ -145,18 +158,14 @@ final class Daemon: @unchecked Sendable {
                     notifier.status("Sweeping: \(total.due) due so far, \(total.removed) removed (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused")
                 })
             return .success(report)
-        } catch let error as StartError {
-            return .failure(error)
-        } catch let error as ExportStorageError {
-            return .failure(StartError(message: error.description, errno: error.errno ?? EIO, exitCode: Exit.code(for: error)))
         } catch {
-            return .failure(StartError(message: "\(error)", errno: EIO, exitCode: Exit.software))
+            return .failure(Failure(error))
         }
     }
 
     /// Back on the state queue after a sweep.
-    private func finished(_ result: Result<SweepReport, StartError>) {
-        sweeping = false
+    private func finished(_ result: Result<SweepReport, Failure>) {
+        dispatchPrecondition(condition: .onQueue(stateQueue))
         let time = UTCInstant.now().hourMinute
         switch result {
         case .success(let report):
@@ -170,15 +179,16 @@ final class Daemon: @unchecked Sendable {
                 "message_id": "\(MessageID.sweepAborted)", "errno": "\(error.errno)",
             ])
         }
-        if stopping {
+        switch phase {
+        case .stopping:
             exitNow()
-        }
-        if sweepQueued {
-            sweepQueued = false
+        case .sweeping(queued: true):
+            phase = .idle
             requestSweep()
-            return
+        case .sweeping(queued: false), .idle:
+            phase = .idle
+            notifier.status(idleStatus())
         }
-        notifier.status(idleStatus())
     }
 
     private func idleStatus() -> String {
@@ -189,6 +199,7 @@ final class Daemon: @unchecked Sendable {
 
     /// SIGHUP: RELOADING=1, re-read the configuration (keep the old one if the new one is bad), READY=1, sweep.
     private func reload() {
+        dispatchPrecondition(condition: .onQueue(stateQueue))
         notifier.reloading()
         do {
             let fresh = try options.load(extraFlags: extraFlags)
@@ -219,8 +230,10 @@ final class Daemon: @unchecked Sendable {
 
     /// SIGTERM/SIGINT: STOPPING=1; stop between files, commit the batch in hand, exit 0.
     private func stop(signal: Int32) {
-        guard !stopping else { return }
-        stopping = true
+        dispatchPrecondition(condition: .onQueue(stateQueue))
+        if case .stopping = phase { return }
+        let sweeping = phase.isSweeping
+        phase = .stopping(sweeping: sweeping)
         stopRequested.store(true, ordering: .relaxed)
         notifier.stopping()
         notifier.status(sweeping ? "Stopping: finishing the file in hand" : "Stopping")
@@ -244,7 +257,7 @@ final class Daemon: @unchecked Sendable {
         source.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(10))
         source.setEventHandler { [self] in
             let age = Self.monotonicMicroseconds() - heartbeat.load(ordering: .relaxed)
-            if !sweeping || age < Int64(watchdog.timeoutMicroseconds) {
+            if !phase.isSweeping || age < Int64(watchdog.timeoutMicroseconds) {
                 notifier.watchdogPing()
             }
         }

@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
             for (id, expectation) in layout.story { print("  \(id)  \(expectation)") }
             print("")
         }
-        let logger = try LoggingSetup.bootstrap(target: "stderr", level: .info, logFile: nil)
+        let logger = try LoggingSetup.bootstrap(target: .stderr, level: .info, logFile: nil)
         let outcome = try SweepRun.once(settings, wait: false, logger: logger) { _ in }
         print(json ? jsonText(SweepOutput(outcome)) : sweepText(outcome))
         if !json {

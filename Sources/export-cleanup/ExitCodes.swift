@@ -1,6 +1,8 @@
 import ArgumentParser
 import CoreSupport
 import Glibc
+import ExportCleanup
+import ExportCleanupConfig
 import ExportStorage
 
 /// Exit codes (sysexits), as documented in the README.
@@ -23,23 +25,82 @@ enum Exit {
     static let noPermission = ExitCode(77)
     /// Temporary: database locked beyond the busy timeout, or another sweep holds the lock.
     static let temporary = ExitCode(75)
+    /// The disk failed or is full (the database's).
+    static let ioError = ExitCode(74)
     /// Configuration error.
     static let config = ExitCode(78)
 
-    /// The exit code for a storage error.
-    static func code(for error: ExportStorageError) -> ExitCode {
-        switch error.code {
-        case .invalidExportType, .invalidJobID, .invalidFormat, .invalidTimestamp, .ambiguousName: return usage
-        case .locked: return temporary
-        case .storageDirectory, .notADirectory:
-            switch error.errno {
-            case nil, ENOENT?: return noInput
-            case EACCES?, EPERM?: return noPermission
-            default: return cannotCreate
-            }
-        case .createFile, .fileExists, .systemCall: return cannotCreate
+}
+
+/// A command's failure as an operator sees it: the exit code, the errno `sd_notify` reports (`ERRNO=`), and the
+/// message. The one place where an error of a library becomes an exit code.
+struct Failure: Error, CustomStringConvertible {
+    var exitCode: ExitCode
+    var errno: Int32
+    var message: String
+
+    var description: String { message }
+
+    init(exitCode: ExitCode, errno: Int32, message: String) {
+        self.exitCode = exitCode
+        self.errno = errno
+        self.message = message
+    }
+
+    /// A job store's error, by its domain code.
+    init(_ error: JobStoreError) {
+        let (exit, number) = Self.exitCodeAndErrno(for: error.code)
+        self.init(exitCode: exit, errno: number, message: error.message)
+    }
+
+    /// The exit code and errno of a job store error's domain code (also for a sweep the store aborted).
+    static func exitCodeAndErrno(for code: JobStoreError.Code) -> (ExitCode, Int32) {
+        switch code {
+        case .notFound: return (Exit.noInput, ENOENT)
+        case .cannotOpen: return (Exit.noInput, EINVAL)
+        case .permissionDenied: return (Exit.noPermission, EACCES)
+        case .notADatabase, .missingTable, .missingColumn: return (Exit.dataError, EINVAL)
+        case .busy: return (Exit.temporary, EBUSY)
+        case .ioError: return (Exit.ioError, EIO)
+        case .failed: return (Exit.software, EIO)
         }
     }
+
+    /// A storage error, by its code and errno.
+    init(_ error: ExportStorageError) {
+        let exit: ExitCode
+        switch error.code {
+        case .invalidExportType, .invalidJobID, .invalidFormat, .invalidTimestamp, .ambiguousName: exit = Exit.usage
+        case .locked: exit = Exit.temporary
+        case .storageDirectory, .notADirectory:
+            switch error.errno {
+            case nil, ENOENT?: exit = Exit.noInput
+            case EACCES?, EPERM?: exit = Exit.noPermission
+            default: exit = Exit.cannotCreate
+            }
+        case .createFile, .fileExists, .systemCall: exit = Exit.cannotCreate
+        }
+        self.init(exitCode: exit, errno: error.errno ?? EINVAL, message: error.description)
+    }
+
+    /// A configuration error.
+    init(_ error: ConfigurationError) {
+        self.init(exitCode: Exit.config, errno: EINVAL, message: error.description)
+    }
+
+    /// Any error: the typed ones by their codes, anything else as an internal error.
+    init(_ error: any Error) {
+        switch error {
+        case let error as Failure: self = error
+        case let error as JobStoreError: self.init(error)
+        case let error as ExportStorageError: self.init(error)
+        case let error as ConfigurationError: self.init(error)
+        default: self.init(exitCode: Exit.software, errno: EIO, message: "\(error)")
+        }
+    }
+
+    /// Prints the message on stderr (`export-cleanup: message`) and returns the exit code to throw.
+    func report() -> ExitCode { fail(message, code: exitCode) }
 }
 
 /// Prints an error on stderr as `export-cleanup: message` and exits with `code`.
@@ -64,6 +125,6 @@ struct StandardError: TextOutputStream {
 func withStorageErrors<T>(_ body: () throws(ExportStorageError) -> T) throws(ExitCode) -> T {
     switch Result(catching: body) {
     case .success(let value): return value
-    case .failure(let error): throw fail(error, code: Exit.code(for: error))
+    case .failure(let error): throw Failure(error).report()
     }
 }

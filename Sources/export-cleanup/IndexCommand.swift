@@ -46,7 +46,7 @@ struct IndexCommand: ParsableCommand {
             try store.verifySchema()
             states = try store.optionalIndexStates()
         } catch {
-            throw fail(error, code: SweepRun.exitCode(for: error))
+            throw Failure(error).report()
         }
         for (index, state) in states {
             if case .different(let found) = state {
@@ -60,7 +60,7 @@ struct IndexCommand: ParsableCommand {
             do {
                 created = try store.createOptionalIndexes()
             } catch {
-                throw fail(error, code: SweepRun.exitCode(for: error))
+                throw Failure(error).report()
             }
             for (index, _) in states {
                 print(created.contains(index) ? "created \(index.name)" : "\(index.name) already present")

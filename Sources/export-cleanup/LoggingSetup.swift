@@ -8,11 +8,8 @@ enum LoggingSetup {
     /// Bootstraps swift-log once: the journal (structured fields) when stderr is the journal or it is asked
     /// for, else readable lines on stderr (with `<N>` prefixes under the journal), optionally also appended to
     /// `logFile`. Returns the root logger.
-    static func bootstrap(target text: String, level: Logger.Level, logFile: String?,
+    static func bootstrap(target request: LogTarget.Request, level: Logger.Level, logFile: String?,
                           environment: [String: String] = ProcessInfo.processInfo.environment) throws(ExitCode) -> Logger {
-        guard let request = LogTarget.Request(rawValue: text) else {
-            throw fail("--log-target '\(text)' is not one of auto, journal, stderr", code: Exit.usage)
-        }
         let target = LogTarget.resolve(requested: request, journalStream: environment["JOURNAL_STREAM"])
         signal(SIGPIPE, SIG_IGN)
         switch target {

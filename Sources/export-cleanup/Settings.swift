@@ -1,4 +1,5 @@
-import ArgumentParser
+public import ArgumentParser
+import SystemdSupport
 import ExportCleanup
 import ExportCleanupConfig
 import Foundation
@@ -63,7 +64,7 @@ struct SettingsOptions: ParsableArguments {
     var logLevel: String?
 
     @Option(name: .customLong("log-target"), help: "auto (journal when stderr is the journal), journal or stderr.")
-    var logTarget: String = "auto"
+    var logTarget: LogTarget.Request = .auto
 
     /// The configuration file given with `--config`, if any.
     var config: String? { file.config }
@@ -141,3 +142,6 @@ extension CleanupSettings {
         SweepOptions(policy: policy, batchSize: batchSize, dryRun: dryRun, waitForLock: wait)
     }
 }
+
+/// `--log-target auto|journal|stderr`, parsed (and completed) by ArgumentParser.
+extension LogTarget.Request: ExpressibleByArgument {}

@@ -108,7 +108,7 @@ func sweepText(_ outcome: SweepRun.Outcome) -> String {
         lines.append("Storage before: \(before.totalFiles) files, \(humanBytes(before.totalBytes))")
     }
     for problem in report.problems {
-        lines.append("\(problem.kind.padding(toLength: 11, withPad: " ", startingAt: 0)) \(problem.rule.rawValue) job \(problem.jobID) file_path \(problem.filePath): \(problem.reason)")
+        lines.append("\(problem.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(problem.rule.rawValue) job \(problem.jobID) file_path \(problem.filePath): \(problem.reason)")
     }
     if report.problemsNotListed > 0 { lines.append("... and \(report.problemsNotListed) more problems (see the log)") }
     lines.append(report.dryRun ? "Dry run (nothing changed), sweep \(report.sweepID) at \(report.now):" : "Sweep \(report.sweepID) at \(report.now):")

@@ -16,7 +16,7 @@ enum SweepRun {
         /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
         /// refused; 75 aborted on a locked database.
         var exitCode: ExitCode {
-            if let code = report.abortCode { return code == JobStoreError.Code.busy.rawValue ? Exit.temporary : Exit.software }
+            if let code = report.abortCode { return Failure.exitCodeAndErrno(for: code).0 }
             let total = report.total
             return total.failed + total.refused > 0 ? Exit.partial : Exit.ok
         }
@@ -32,7 +32,7 @@ enum SweepRun {
         do {
             opened = try open(settings)
         } catch {
-            throw fail(error.message, code: error.exitCode)
+            throw error.report()
         }
         let (store, directory) = opened
         let before = statistics ? try? directory.statistics() : nil
@@ -45,31 +45,14 @@ enum SweepRun {
 
     /// Opens the job store (checking its schema, read-only for a dry run) and the storage directory, as a sweep
     /// needs them; shared by `sweep` and the daemon, which opens them anew for every sweep.
-    static func open(_ settings: CleanupSettings) throws(Daemon.StartError) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
-        let store: SQLiteJobStore
+    static func open(_ settings: CleanupSettings) throws(Failure) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
         do {
-            store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                       readOnly: settings.dryRun)
+            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                           readOnly: settings.dryRun)
             try store.verifySchema()
-        } catch {
-            let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
-            throw Daemon.StartError(message: error.message, errno: errno, exitCode: exitCode(for: error))
-        }
-        do {
             return (store, try StorageDirectory(path: settings.storagePath).open())
         } catch {
-            throw Daemon.StartError(message: error.description, errno: error.errno ?? EINVAL, exitCode: Exit.code(for: error))
-        }
-    }
-
-    static func exitCode(for error: JobStoreError) -> ExitCode {
-        switch error.code {
-        case .databaseMissing: return Exit.noInput
-        case .missingTable, .missingColumn: return Exit.dataError
-        case .busy: return Exit.temporary
-        case .cannotOpen: return Exit.noInput
-        case .sqlite: return Exit.software
+            throw Failure(error)
         }
     }
 }
-

@@ -35,13 +35,13 @@ struct JobStoreTests {
         let tmp = TemporaryDirectory()
         let path = tmp.sub("nope.db")
         let error = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path) }
-        #expect(error?.code == .databaseMissing)
+        #expect(error?.code == .notFound)
         #expect(error?.path == path)
         #expect(error?.message.contains(path) == true)
         #expect(!fileExists(path))
         #expect(!fileExists(path + "-journal"))
         let readOnly = #expect(throws: JobStoreError.self) { try SQLiteJobStore(path: path, readOnly: true) }
-        #expect(readOnly?.code == .databaseMissing)
+        #expect(readOnly?.code == .notFound)
         #expect(!fileExists(path))
     }
 
@@ -183,7 +183,7 @@ struct JobStoreTests {
                     SELECT id, status, file_path, created_at, completed_at, expires_at,
                         CAST(created_at AS BLOB), CAST(completed_at AS BLOB), CAST(expires_at AS BLOB)
                     FROM export_jobs WHERE status = ?
-                    """, arguments: [rule.status])
+                    """, arguments: [rule.status.rawValue])
             }
             for row in everything {
                 // TEXT by its exact bytes (a NUL kept, invalid UTF-8 as U+FFFD), as the store reads it.
@@ -198,7 +198,7 @@ struct JobStoreTests {
                     case .blob(let data): return .blob(Array(data))
                     }
                 }
-                let job = ExportJob(id: row[0], status: row[1], filePath: stored(2), createdAt: stored(3), completedAt: stored(4), expiresAt: stored(5))
+                let job = ExportJob(id: row[0], status: JobStatus(rawValue: row[1]), filePath: stored(2), createdAt: stored(3), completedAt: stored(4), expiresAt: stored(5))
                 if case .notDue = policy.decide(job, now: fixedNow) {} else {
                     #expect(returned.contains(job.id), "\(rule): \(job.id) is \(policy.decide(job, now: fixedNow)) but was filtered out")
                 }

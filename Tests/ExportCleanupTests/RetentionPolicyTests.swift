@@ -124,10 +124,10 @@ struct RetentionPolicyTests {
 
     @Test("pending, processing, expired and unknown statuses are never due", arguments: ["pending", "processing", "expired", "COMPLETED", "Failed", "completed ", "", "deleted"])
     func otherStatuses(status: String) {
-        let job = ExportJob(id: "exp_1", status: status, filePath: .text("/x/f.csv"), createdAt: sqlText(-1000),
+        let job = ExportJob(id: "exp_1", status: JobStatus(rawValue: status), filePath: .text("/x/f.csv"), createdAt: sqlText(-1000),
                             completedAt: sqlText(-1000), expiresAt: sqlText(-1000))
         #expect(policy.decide(job, now: now) == .notDue(.statusNotSwept))
-        let unreadable = ExportJob(id: "exp_1", status: status, filePath: .text("/x/f.csv"), createdAt: .integer(1), completedAt: .null)
+        let unreadable = ExportJob(id: "exp_1", status: JobStatus(rawValue: status), filePath: .text("/x/f.csv"), createdAt: .integer(1), completedAt: .null)
         #expect(policy.decide(unreadable, now: now) == .notDue(.statusNotSwept))
     }
 

@@ -137,7 +137,7 @@ final class CrashingStore: JobStore {
     func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] {
         claimCalls += 1
         if when == .afterCommit { _ = try inner.claim(claims) }
-        throw JobStoreError(.sqlite, path: inner.path, message: "simulated crash \(when == .afterCommit ? "after" : "before") the claim committed")
+        throw JobStoreError(.failed, path: inner.path, message: "simulated crash \(when == .afterCommit ? "after" : "before") the claim committed")
     }
 
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
@@ -161,7 +161,7 @@ struct SweeperTests {
 
         #expect(report.sweepID == "test0001")
         #expect(!report.dryRun && !report.interrupted && report.abortedBy == nil)
-        #expect(report.now == "2023-11-18T12:00:00Z")
+        #expect(report.now.iso8601 == "2023-11-18T12:00:00Z")
         let c = report.completed
         #expect(counts(c) == [8, 6, 2, 0, 0, 2, 8, 0])
         #expect(c.bytesFreed == Mixed.completedBytes)
@@ -179,7 +179,7 @@ struct SweeperTests {
         for id in Mixed.missingCompleted { #expect(items[id] == .alreadyMissing, "\(id)") }
 
         #expect(report.problems.map(\.jobID).sorted() == ["exp_c10", "exp_c11"])
-        #expect(report.problems.allSatisfy { $0.kind == "undecidable" && $0.code == "completed_at" })
+        #expect(report.problems.allSatisfy { $0.kind == .undecidable && $0.code == "completed_at" })
         #expect(report.problems.first { $0.jobID == "exp_c10" }?.reason.contains("1700145022") == true)
         #expect(report.problems.first { $0.jobID == "exp_c11" }?.reason.contains("'yesterday'") == true)
         try Mixed.expectSwept(fixture, before: before)
@@ -306,7 +306,7 @@ struct SweeperTests {
         #expect(report.failed.recordsUpdated == 0)
         for (job, code) in jobs {
             let problem = report.problems.first { $0.jobID == job.id }
-            #expect(problem?.kind == "refused", "\(job.id)")
+            #expect(problem?.kind == .refused, "\(job.id)")
             #expect(problem?.code == code, "\(job.id): \(problem?.reason ?? "no problem reported")")
         }
         let after = try fixture.snapshots()
@@ -351,7 +351,7 @@ struct SweeperTests {
         #expect(report.completed.due == 2 && report.completed.failed == 1 && report.completed.removed == 1)
         #expect(report.completed.recordsUpdated == 2 && report.completed.bytesFreed == 40)
         let problem = try #require(report.problems.first { $0.jobID == stuck.id })
-        #expect(problem.kind == "failed" && problem.errno == EPERM && problem.code == "EPERM")
+        #expect(problem.kind == .failed && problem.errno == EPERM && problem.code == "EPERM")
         #expect(problem.reason.contains("EPERM") && problem.reason.contains("claims journal"))
         // The row no longer names the file (the application sees an expired job), the file waits in the journal.
         #expect(try fixture.record(stuck.id) == ["expired", "NULL"])
@@ -425,7 +425,7 @@ struct SweeperTests {
         let wide = SweepOptions(policy: options.policy, batchSize: 100)
         let crashed = try fixture.sweeper(store: failing).sweep(options: wide, now: fixedNow)
         #expect(crashed.abortedBy?.contains("simulated crash") == true)
-        #expect(crashed.abortCode == "sqlite")
+        #expect(crashed.abortCode == .failed)
         #expect(failing.claimCalls == 1)
         #expect(crashed.completed.removed == 0 && crashed.completed.recordsUpdated == 0)
         #expect(crashed.failed.examined == 0)  // the sweep stopped at the first failed batch

@@ -270,7 +270,7 @@ final class Fixture: ExportFixture {
                 if unchanged, let path = job.filePath { keptFiles.insert(path) }
                 continue
             }
-            let updated = row.status == rule.newStatus && row.file_path == nil
+            let updated = row.status == rule.newStatus.rawValue && row.file_path == nil
             if unchanged && job.filePath != nil && !fileThere {
                 problems.append("\(id): its file is gone while its record still names it (\(row.status))")
             }
@@ -294,7 +294,7 @@ final class Fixture: ExportFixture {
         for job in jobs.values where job.id.hasPrefix(prefix) {
             guard let rule = job.due else { continue }
             if let path = job.filePath, !fileExists(path) { gone += 1 }
-            if let row = rows[job.id], row.status == rule.newStatus, row.file_path == nil { updated += 1 }
+            if let row = rows[job.id], row.status == rule.newStatus.rawValue, row.file_path == nil { updated += 1 }
         }
         return (gone, updated)
     }
