@@ -117,17 +117,10 @@ public final class OpenStorageDirectory {
         return nil
     }
 
-    /// Removes (or inspects) the entry `name` of this directory if it is a regular file.
-    public func removeEntry(named name: String, dryRun: Bool = false) -> RemovalOutcome {
-        guard Self.isPlainName(name) else { return .refused(.invalidPath("'\(name)' is not a plain entry name")) }
-        var info = stat()
-        if fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
-            let statErrno = errno
-            return statErrno == ENOENT ? .alreadyMissing : .failed(errno: statErrno)
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else { return .refused(.notRegularFile(kind: fileKind(info.st_mode))) }
-        let bytes = Int64(info.st_size)
-        if dryRun { return .wouldRemove(bytes: bytes) }
+    /// Removes the entry `name` of this directory if it is a regular file (looked at first by ``inspectEntry(named:)``).
+    public func removeEntry(named name: String) -> RemovalOutcome {
+        let inspected = inspectEntry(named: name)
+        guard case .wouldRemove(let bytes) = inspected else { return inspected }
         // unlinkat without AT_REMOVEDIR never removes a directory and removes a symlink itself, never its
         // target: a race that swaps the entry after fstatat cannot reach outside the directory.
         if unlinkat(descriptor, name, 0) != 0 {
