@@ -96,6 +96,11 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var abortCode: JobStoreError.Code?
     /// Wall time, in seconds.
     public var durationSeconds = 0.0
+    /// Claim transactions made (one per batch with something to claim).
+    public var claimTransactions = 0
+    /// The longest claim transaction, from asking for the write lock to its commit, in seconds: how long the
+    /// application may have waited on this sweep at most.
+    public var longestClaimSeconds = 0.0
     /// The claims of an earlier sweep that this one finished (all zero when there were none).
     public var earlierClaims = EarlierClaims()
 

@@ -7,17 +7,23 @@ import Foundation
 public struct SweepOptions: Sendable, Hashable {
     /// The due rules.
     public var policy: RetentionPolicy
-    /// Rows read (and records updated) per batch.
+    /// Rows claimed per write transaction at most: a batch is claimed when it reaches this many due rows, or
+    /// when its reading and checking took ``batchMilliseconds``, whichever comes first.
     public var batchSize: Int
+    /// Milliseconds of reading and checking after which a batch is claimed even if it is not full. Bounds how old
+    /// a decision can be when its claim is made, and how long one batch's removals take.
+    public var batchMilliseconds: Int
     /// List what would be removed and change nothing (no lock is taken, the database is not written).
     public var dryRun: Bool
     /// Wait for another sweep's lock instead of failing.
     public var waitForLock: Bool
 
     /// Creates options.
-    public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 500, dryRun: Bool = false, waitForLock: Bool = false) {
+    public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 2000, batchMilliseconds: Int = 250, dryRun: Bool = false,
+                waitForLock: Bool = false) {
         self.policy = policy
         self.batchSize = max(1, batchSize)
+        self.batchMilliseconds = max(1, batchMilliseconds)
         self.dryRun = dryRun
         self.waitForLock = waitForLock
     }
@@ -31,6 +37,8 @@ public struct SweepItem: Sendable, Hashable {
     public var job: ExportJob
     /// What happened to its file.
     public var outcome: RemovalOutcome
+    /// The file as it was looked at before its claim (name, modification time, size), when it had one.
+    public var file: StorageStatistics.FileInfo? = nil
 }
 
 /// One sweep: reads due jobs from a ``JobStore``, claims their records, then removes their files through
@@ -108,16 +116,20 @@ public final class Sweeper {
         var carried: [ClaimJournal.Entry] = []
         sweep: do {
             if !options.dryRun {
-                carried = try finishEarlierClaims(&report, logger: logger)
+                carried = try finishEarlierClaims(&report, logger: logger, onItem: onItem)
             }
             for rule in CleanupRule.allCases {
                 let cutoff = options.policy.cutoff(for: rule, now: now)
+                // Read in chunks; claim when the batch is full, old enough, or the rule has no more rows.
+                let chunk = min(options.batchSize, Self.readChunk)
                 var cursor: JobCursor?
+                var claims: [Claimable] = []
+                var batchStarted: UInt64?
                 repeat {
                     let batch: [ExportJob]
-                    (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: options.batchSize)
-                    var claims: [Claimable] = []
-                    // Asked once per batch that has files to remove: a directory that refuses every removal
+                    (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: chunk)
+                    if batchStarted == nil { batchStarted = MonotonicClock.microseconds() }
+                    // Asked once per chunk that has files to remove: a directory that refuses every removal
                     // (read-only, no write permission) leaves every record as it is.
                     var blocked: Int32?? = nil
                     for job in batch {
@@ -139,10 +151,17 @@ public final class Sweeper {
                         }
                         claims.append(claimable)
                     }
-                    if !options.dryRun, !claims.isEmpty {
-                        try commit(claims, carried: &carried, report: &report, logger: logger, onItem: onItem)
+                    let elapsed = MonotonicClock.microseconds() - (batchStarted ?? 0)
+                    let due = claims.count >= options.batchSize || elapsed >= UInt64(options.batchMilliseconds) * 1000
+                        || cursor == nil || report.interrupted
+                    if due {
+                        if !options.dryRun, !claims.isEmpty {
+                            try commit(claims, carried: &carried, report: &report, logger: logger, onItem: onItem)
+                        }
+                        claims.removeAll(keepingCapacity: true)
+                        batchStarted = nil
+                        onProgress(report)
                     }
-                    onProgress(report)
                     if report.interrupted { break sweep }
                 } while cursor != nil
             }
@@ -171,8 +190,12 @@ public final class Sweeper {
         var job: ExportJob
         var rule: CleanupRule
         var entryName: String?
-        var bytes: Int64
+        /// The file as looked at before the claim.
+        var file: StorageStatistics.FileInfo?
     }
+
+    /// Rows read per candidate query at most (a batch to claim may span several).
+    static let readChunk = 1000
 
     /// Decides one job. Not due, undecidable, refused or (dry run) listed: reported here, `nil` returned. Due:
     /// the claim to make, with the entry its file has (checked by name and by `fstatat`, nothing removed yet).
@@ -198,7 +221,7 @@ public final class Sweeper {
         }
         report[rule].due += 1
         let inspected: RemovalOutcome
-        var entryName: String?
+        var file: StorageStatistics.FileInfo?
         switch job.filePath {
         case .null:
             inspected = .alreadyMissing
@@ -207,8 +230,14 @@ public final class Sweeper {
             case .failure(let refusal):
                 inspected = .refused(refusal)
             case .success(let name):
-                inspected = storage.inspectEntry(named: name)
-                entryName = name
+                switch storage.entry(named: name) {
+                case .regularFile(let found):
+                    file = found
+                    inspected = .wouldRemove(bytes: found.bytes)
+                case .missing: inspected = .alreadyMissing
+                case .refused(let refusal): inspected = .refused(refusal)
+                case .failed(let code): inspected = .failed(errno: code)
+                }
             }
         case let other:
             inspected = .refused(.invalidPath("file_path is \(other.storageClass) \(other), not text"))
@@ -222,17 +251,17 @@ public final class Sweeper {
                     "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
                     "export_rule": "\(rule.rawValue)",
                 ])
-                onItem(SweepItem(rule: rule, job: job, outcome: inspected))
+                onItem(SweepItem(rule: rule, job: job, outcome: inspected, file: file))
                 return nil
             }
-            return Claimable(job: job, rule: rule, entryName: entryName, bytes: bytes)
+            return Claimable(job: job, rule: rule, entryName: file?.name, file: file)
         case .alreadyMissing, .removed:
             if options.dryRun {
                 report[rule].alreadyMissing += 1
                 onItem(SweepItem(rule: rule, job: job, outcome: .alreadyMissing))
                 return nil
             }
-            return Claimable(job: job, rule: rule, entryName: nil, bytes: 0)
+            return Claimable(job: job, rule: rule, entryName: nil, file: nil)
         case .refused(let refusal):
             report[rule].refused += 1
             report.record(.init(kind: .refused, rule: rule, jobID: job.id, filePath: job.filePath.description,
@@ -263,7 +292,10 @@ public final class Sweeper {
         }
         let claims = batch.map { JobClaim(job: $0.job, rule: $0.rule) }
         beforeClaim?(claims)
+        let started = MonotonicClock.microseconds()
         let claimed = try store.claim(claims)
+        report.claimTransactions += 1
+        report.longestClaimSeconds = max(report.longestClaimSeconds, Double(MonotonicClock.microseconds() - started) / 1_000_000)
         for (item, ok) in zip(batch, claimed) {
             let job = item.job, rule = item.rule
             guard ok else {
@@ -303,7 +335,7 @@ public final class Sweeper {
                 fail(job, rule: rule, code: code, claimed: true, report: &report, logger: logger)
                 carried.append(ClaimJournal.Entry(claim: JobClaim(job: job, rule: rule), entryName: name))
             }
-            onItem(SweepItem(rule: rule, job: job, outcome: outcome))
+            onItem(SweepItem(rule: rule, job: job, outcome: outcome, file: item.file))
         }
         if !withFiles.isEmpty {
             try saveJournal(carried)
@@ -313,7 +345,7 @@ public final class Sweeper {
     /// Finishes the claims a cut-off sweep left in the journal: a file goes only if its row is still exactly as
     /// its claim left it (so that claim committed and nobody changed the row since). Returns the claims whose
     /// file could not be removed, kept in the journal for the next sweep.
-    private func finishEarlierClaims(_ report: inout SweepReport, logger: Logger) throws -> [ClaimJournal.Entry] {
+    private func finishEarlierClaims(_ report: inout SweepReport, logger: Logger, onItem: (SweepItem) -> Void) throws -> [ClaimJournal.Entry] {
         guard let bytes = try storage.readClaimsJournal() else { return [] }
         let (entries, problems) = ClaimJournal.decode(bytes)
         let journalPath = storage.directory.path + "/" + OpenStorageDirectory.claimsJournalName
@@ -337,7 +369,12 @@ public final class Sweeper {
                     carried.append(entry)
                     continue
                 }
-                switch storage.removeEntry(named: entry.entryName) {
+                let looked = storage.entry(named: entry.entryName)
+                let outcome = storage.removeEntry(named: entry.entryName)
+                if case .removed = outcome, case .regularFile(let file) = looked {
+                    onItem(SweepItem(rule: rule, job: job, outcome: outcome, file: file))
+                }
+                switch outcome {
                 case .removed(let bytes):
                     report.earlierClaims.removed += 1
                     report.earlierClaims.bytesFreed += bytes

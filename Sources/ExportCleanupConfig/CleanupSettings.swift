@@ -39,8 +39,11 @@ public struct CleanupSettings: Sendable, Equatable {
     public var failedAgeHours: Double
     /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`; 1…86400).
     public var intervalSeconds: Int
-    /// Jobs per batch (`EXPORT_CLEANUP_BATCH_SIZE`; 1…100000).
+    /// Rows claimed per write transaction at most (`EXPORT_CLEANUP_BATCH_SIZE`; 1…100000).
     public var batchSize: Int
+    /// Milliseconds of reading and checking after which a batch is claimed even if not full
+    /// (`EXPORT_CLEANUP_BATCH_MILLISECONDS`; 1…60000).
+    public var batchMilliseconds: Int
     /// The lowest level logged (`EXPORT_CLEANUP_LOG_LEVEL`).
     public var logLevel: LogLevel
     /// Whether to only report what would be removed (`EXPORT_CLEANUP_DRY_RUN`).
@@ -62,7 +65,8 @@ public struct CleanupSettings: Sendable, Equatable {
         retentionHours: Double = 24,
         failedAgeHours: Double = 1,
         intervalSeconds: Int = 3600,
-        batchSize: Int = 500,
+        batchSize: Int = 2000,
+        batchMilliseconds: Int = 250,
         logLevel: LogLevel = .info,
         dryRun: Bool = false,
         busyTimeoutMilliseconds: Int = 5000
@@ -73,6 +77,7 @@ public struct CleanupSettings: Sendable, Equatable {
         self.failedAgeHours = failedAgeHours
         self.intervalSeconds = intervalSeconds
         self.batchSize = batchSize
+        self.batchMilliseconds = batchMilliseconds
         self.logLevel = logLevel
         self.dryRun = dryRun
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
@@ -93,6 +98,7 @@ public struct CleanupSettings: Sendable, Equatable {
         case .failedAgeHours: Self.format(hours: failedAgeHours)
         case .intervalSeconds: String(intervalSeconds)
         case .batchSize: String(batchSize)
+        case .batchMilliseconds: String(batchMilliseconds)
         case .logLevel: logLevel.rawValue
         case .dryRun: dryRun ? "true" : "false"
         case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
@@ -252,6 +258,7 @@ extension CleanupSettings {
         case .failedAgeHours: failedAgeHours = try hours()
         case .intervalSeconds: intervalSeconds = try integer(in: Limits.interval)
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
+        case .batchMilliseconds: batchMilliseconds = try integer(in: Limits.batchMilliseconds)
         case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }

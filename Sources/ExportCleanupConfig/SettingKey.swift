@@ -11,8 +11,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case failedAgeHours = "EXPORT_CLEANUP_FAILED_AGE_HOURS"
     /// Seconds between two sweeps of the daemon.
     case intervalSeconds = "EXPORT_CLEANUP_INTERVAL_SECONDS"
-    /// Jobs read and updated per batch.
+    /// Rows claimed per write transaction at most.
     case batchSize = "EXPORT_CLEANUP_BATCH_SIZE"
+    /// Milliseconds of reading and checking after which a batch is claimed even if it is not full.
+    case batchMilliseconds = "EXPORT_CLEANUP_BATCH_MILLISECONDS"
     /// The lowest level logged.
     case logLevel = "EXPORT_CLEANUP_LOG_LEVEL"
     /// Report what would be removed without removing anything.
@@ -55,6 +57,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
         case .intervalSeconds: "a whole number of seconds from 1 to 86400"
         case .batchSize: "a whole number from 1 to 100000"
+        case .batchMilliseconds: "a whole number of milliseconds from 1 to 60000"
         case .logLevel:
             "one of " + CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         case .dryRun: "one of true, false, yes, no, 1, 0, on, off (in any case)"
@@ -114,5 +117,6 @@ enum Limits {
     static let maximumHoursText = "87600"
     static let interval = 1...86_400
     static let batchSize = 1...100_000
+    static let batchMilliseconds = 1...60_000
     static let busyTimeoutMilliseconds = 0...600_000
 }

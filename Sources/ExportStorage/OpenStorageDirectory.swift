@@ -90,17 +90,39 @@ public final class OpenStorageDirectory {
         pathRule.entryName(forRecordPath: recordPath, record: record)
     }
 
-    /// What the entry `name` is, without following a symlink: a regular file with its size, missing, refused
-    /// (not a regular file), or a failed `fstatat`.
-    public func inspectEntry(named name: String) -> RemovalOutcome {
+    /// What an entry is, as one `fstatat` (no symlink followed) saw it.
+    public enum Entry: Sendable, Hashable {
+        /// A regular file: its name, modification time and size.
+        case regularFile(StorageStatistics.FileInfo)
+        /// There is no such entry.
+        case missing
+        /// The name is not a plain entry name, or the entry is not a regular file.
+        case refused(RemovalRefusal)
+        /// `fstatat` failed.
+        case failed(errno: Int32)
+    }
+
+    /// Looks at the entry `name` without following a symlink.
+    public func entry(named name: String) -> Entry {
         guard Self.isPlainName(name) else { return .refused(.invalidPath("'\(name)' is not a plain entry name")) }
         var info = stat()
         if fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) != 0 {
             let statErrno = errno
-            return statErrno == ENOENT ? .alreadyMissing : .failed(errno: statErrno)
+            return statErrno == ENOENT ? .missing : .failed(errno: statErrno)
         }
         guard info.st_mode & S_IFMT == S_IFREG else { return .refused(.notRegularFile(kind: fileKind(info.st_mode))) }
-        return .wouldRemove(bytes: Int64(info.st_size))
+        return .regularFile(.init(name: name, modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec), bytes: Int64(info.st_size)))
+    }
+
+    /// What removing the entry `name` would do: ``RemovalOutcome/wouldRemove(bytes:)`` for a regular file,
+    /// missing, refused (not a regular file), or a failed `fstatat`.
+    public func inspectEntry(named name: String) -> RemovalOutcome {
+        switch entry(named: name) {
+        case .regularFile(let file): return .wouldRemove(bytes: file.bytes)
+        case .missing: return .alreadyMissing
+        case .refused(let refusal): return .refused(refusal)
+        case .failed(let code): return .failed(errno: code)
+        }
     }
 
     /// Why no entry of this directory can be removed by this process right now, as an errno: `EROFS` when the

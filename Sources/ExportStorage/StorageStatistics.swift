@@ -6,6 +6,13 @@ import Glibc
 public struct StorageStatistics: Sendable, Hashable, Codable {
     /// A file and its modification time.
     public struct FileInfo: Sendable, Hashable, Codable {
+        /// A file as `fstatat` saw it.
+        public init(name: String, modifiedSecondsSinceEpoch: Int64, bytes: Int64) {
+            self.name = name
+            self.modifiedSecondsSinceEpoch = modifiedSecondsSinceEpoch
+            self.bytes = bytes
+        }
+
         /// The entry name.
         public var name: String
         /// Modification time, seconds since 1970 (UTC).
@@ -42,26 +49,47 @@ public struct StorageStatistics: Sendable, Hashable, Codable {
     mutating func add(name: String, info: stat) {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
-            let file = FileInfo(name: name, modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec), bytes: Int64(info.st_size))
-            totalFiles += 1
-            totalBytes += file.bytes
-            if oldestFile.map({ (file.modifiedSecondsSinceEpoch, file.name) < ($0.modifiedSecondsSinceEpoch, $0.name) }) ?? true {
-                oldestFile = file
-            }
-            if newestFile.map({ (file.modifiedSecondsSinceEpoch, file.name) > ($0.modifiedSecondsSinceEpoch, $0.name) }) ?? true {
-                newestFile = file
-            }
-            if let parsed = ExportFileName.parse(name) {
-                filesByExportType[parsed.exportType, default: 0] += 1
-                filesByFormat[parsed.format.rawValue, default: 0] += 1
-            } else {
-                nonconformingFiles += 1
-            }
+            add(FileInfo(name: name, modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec), bytes: Int64(info.st_size)))
         case S_IFLNK:
             symlinks += 1
         default:
             otherEntries += 1
         }
+    }
+
+    /// Counts one regular file.
+    public mutating func add(_ file: FileInfo) {
+        totalFiles += 1
+        totalBytes += file.bytes
+        if oldestFile.map({ Self.isOlder(file, than: $0) }) ?? true { oldestFile = file }
+        if newestFile.map({ Self.isOlder($0, than: file) }) ?? true { newestFile = file }
+        if let parsed = ExportFileName.parse(file.name) {
+            filesByExportType[parsed.exportType, default: 0] += 1
+            filesByFormat[parsed.format.rawValue, default: 0] += 1
+        } else {
+            nonconformingFiles += 1
+        }
+    }
+
+    /// These counts and `other`'s together: e.g. the directory after a sweep plus the files the sweep removed
+    /// is the directory before it, without a second pass over it.
+    public func adding(_ other: StorageStatistics) -> StorageStatistics {
+        var sum = self
+        sum.totalFiles += other.totalFiles
+        sum.totalBytes += other.totalBytes
+        if let oldest = other.oldestFile, sum.oldestFile.map({ Self.isOlder(oldest, than: $0) }) ?? true { sum.oldestFile = oldest }
+        if let newest = other.newestFile, sum.newestFile.map({ Self.isOlder($0, than: newest) }) ?? true { sum.newestFile = newest }
+        sum.filesByExportType.merge(other.filesByExportType, uniquingKeysWith: +)
+        sum.filesByFormat.merge(other.filesByFormat, uniquingKeysWith: +)
+        sum.nonconformingFiles += other.nonconformingFiles
+        sum.symlinks += other.symlinks
+        sum.otherEntries += other.otherEntries
+        return sum
+    }
+
+    /// Modification time first, the name breaking ties (so the order is total).
+    private static func isOlder(_ a: FileInfo, than b: FileInfo) -> Bool {
+        (a.modifiedSecondsSinceEpoch, a.name) < (b.modifiedSecondsSinceEpoch, b.name)
     }
 }
 

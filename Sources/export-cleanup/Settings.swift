@@ -54,8 +54,12 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("failed-age-hours"), help: ArgumentHelp(settingHelp("Hours after which a failed export's partial file goes", .failedAgeHours)))
     var failedAgeHours: String?
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp(settingHelp("Jobs read and updated per batch", .batchSize)))
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp(settingHelp("Rows claimed per write transaction at most", .batchSize)))
     var batchSize: String?
+
+    @Option(name: .customLong("batch-milliseconds"),
+            help: ArgumentHelp(settingHelp("Milliseconds of reading and checking after which a batch is claimed even if not full", .batchMilliseconds)))
+    var batchMilliseconds: String?
 
     @OptionGroup var busyTimeout: BusyTimeoutOption
 
@@ -72,7 +76,7 @@ struct SettingsOptions: ParsableArguments {
     /// The settings given as flags, by key.
     var flags: [SettingKey: String] {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
-            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .logLevel: logLevel])) { $1 }
+            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -139,7 +143,7 @@ extension CleanupSettings {
 
     /// Sweep options from these settings.
     func sweepOptions(wait: Bool) -> SweepOptions {
-        SweepOptions(policy: policy, batchSize: batchSize, dryRun: dryRun, waitForLock: wait)
+        SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait)
     }
 }
 

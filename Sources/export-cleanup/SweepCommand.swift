@@ -19,8 +19,9 @@ struct SweepCommand: ParsableCommand {
             removed, the report says interrupted, and the exit status is as above (0 when nothing failed).
 
             The report includes the storage directory's files and bytes before and after the sweep; that costs \
-            two passes over the directory (readdir + fstatat of every entry, about half a second per 150,000 \
-            files). --no-stats skips them (no storage_before / storage_after in --json); the daemon never \
+            one pass over the directory after the sweep (the counts before are derived from it and the files \
+            removed): readdir + fstatat of every entry, about a quarter of a second per 150,000 \
+            files. --no-stats skips it (no storage_before / storage_after in --json); the daemon never \
             computes them.
 
             Examples:
@@ -40,7 +41,7 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
-    @Flag(name: .customLong("no-stats"), help: "Skip counting the storage directory before and after the sweep (two passes over it).")
+    @Flag(name: .customLong("no-stats"), help: "Skip counting the storage directory (one pass over it after the sweep).")
     var noStats = false
 
     @Option(name: .customLong("log-file"), help: "Also append log lines to this file.")

@@ -23,8 +23,9 @@ enum SweepRun {
     }
 
     /// Opens the database and storage, checks the schema, and sweeps once.
-    /// - Parameter statistics: count the storage directory before and after (one `readdir` + `fstatat` pass
-    ///   each); `sweep --no-stats` skips both, as the daemon does.
+    /// - Parameter statistics: count the storage directory: one `readdir` + `fstatat` pass after the sweep; the
+    ///   counts before it are those plus the files the sweep removed (it looked at each one anyway). A dry run
+    ///   counts once, before. `sweep --no-stats` skips the pass, as the daemon does.
     static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
                      isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
@@ -35,12 +36,22 @@ enum SweepRun {
             throw error.report()
         }
         let (store, directory) = opened
-        let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
-        let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }
-        let after = settings.dryRun || !statistics ? nil : try? directory.statistics()
-        return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
+        if settings.dryRun {
+            let before = statistics ? try? directory.statistics() : nil
+            let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }
+            return Outcome(storagePath: settings.storagePath, report: report, before: before, after: nil)
+        }
+        var removed = StorageStatistics()
+        let report = try withStorageErrors { () throws(ExportStorageError) in
+            try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: { item in
+                if case .removed = item.outcome, let file = item.file { removed.add(file) }
+                onItem(item)
+            })
+        }
+        let after = statistics ? try? directory.statistics() : nil
+        return Outcome(storagePath: settings.storagePath, report: report, before: after?.adding(removed), after: after)
     }
 
     /// Opens the job store (checking its schema, read-only for a dry run) and the storage directory, as a sweep

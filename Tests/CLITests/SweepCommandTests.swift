@@ -106,6 +106,32 @@ struct SweepCommandTests {
         #expect(!result.stdout.contains("Sweep "))
     }
 
+    @Test("the storage counts before the sweep are derived (the directory after, plus the files removed): the same as counting before")
+    func statisticsInOnePass() throws {
+        let fixture = try SweepFixture.standard()
+        // Files of other types, formats and ages, and a name outside the convention, so every field is exercised.
+        _ = FileManager.default.createFile(atPath: fixture.storage + "/notes.txt", contents: Data("x".utf8))
+        let stats = ["stats", "--storage", fixture.storage, "--json", "--config", "/dev/null"]
+        let counted = try Binary.run(stats)
+        #expect(counted.status == 0, "\(counted.stderr)")
+        let result = try Binary.run(fixture.sweepArguments + ["--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let countedAfter = try Binary.run(stats)
+        let output = try json(result.stdout)
+        let before = try #require(output["storage_before"] as? [String: Any])
+        let after = try #require(output["storage_after"] as? [String: Any])
+        let expectedBefore = try json(counted.stdout), expectedAfter = try json(countedAfter.stdout)
+        func canonical(_ value: Any?) -> String {
+            guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "nil" }
+            return String(decoding: data, as: UTF8.self)
+        }
+        for key in ["total_files", "total_size_bytes", "oldest_file", "newest_file", "files_by_export_type", "files_by_format", "nonconforming_files"] {
+            #expect(canonical(before[key]) == canonical(expectedBefore[key]), "before: \(key)")
+            #expect(canonical(after[key]) == canonical(expectedAfter[key]), "after: \(key)")
+        }
+        #expect((before["total_files"] as? Int ?? 0) == (after["total_files"] as? Int ?? 0) + 2)
+    }
+
     @Test("--no-stats sweeps the same but does not count the storage directory")
     func noStats() throws {
         let fixture = try SweepFixture.standard()

@@ -16,7 +16,8 @@ extension ConfigurationTests {
             #expect(settings.retentionHours == 24)
             #expect(settings.failedAgeHours == 1)
             #expect(settings.intervalSeconds == 3600)
-            #expect(settings.batchSize == 500)
+            #expect(settings.batchSize == 2000)
+            #expect(settings.batchMilliseconds == 250)
             #expect(settings.logLevel == .info)
             #expect(settings.dryRun == false)
             #expect(settings.busyTimeoutMilliseconds == 5000)
@@ -34,7 +35,8 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_RETENTION_HOURS": "24",
                     "EXPORT_CLEANUP_FAILED_AGE_HOURS": "1",
                     "EXPORT_CLEANUP_INTERVAL_SECONDS": "3600",
-                    "EXPORT_CLEANUP_BATCH_SIZE": "500",
+                    "EXPORT_CLEANUP_BATCH_SIZE": "2000",
+                    "EXPORT_CLEANUP_BATCH_MILLISECONDS": "250",
                     "EXPORT_CLEANUP_LOG_LEVEL": "info",
                     "EXPORT_CLEANUP_DRY_RUN": "false",
                     "EXPORT_CLEANUP_BUSY_TIMEOUT_MS": "5000",
@@ -44,7 +46,7 @@ extension ConfigurationTests {
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
-                "--batch-size", "--log-level", "--dry-run", "--busy-timeout-ms",
+                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
             ])
         }
 
@@ -113,6 +115,7 @@ extension ConfigurationTests {
             .failedAgeHours: ("0.25", "0.25"),
             .intervalSeconds: ("60", "60"),
             .batchSize: ("1000", "1000"),
+            .batchMilliseconds: ("75", "75"),
             .logLevel: ("WARNING", "warning"),
             .dryRun: ("Yes", "true"),
             .busyTimeoutMilliseconds: ("0", "0"),
@@ -201,6 +204,8 @@ extension ConfigurationTests {
             valid(.batchSize, "1"), valid(.batchSize, "100000"),
             invalid(.batchSize, "0"), invalid(.batchSize, "-5"), invalid(.batchSize, "100001"), invalid(.batchSize, "x"),
             invalid(.batchSize, "10 "),
+            valid(.batchMilliseconds, "1"), valid(.batchMilliseconds, "60000"),
+            invalid(.batchMilliseconds, "0"), invalid(.batchMilliseconds, "60001"), invalid(.batchMilliseconds, "0.5"),
             valid(.busyTimeoutMilliseconds, "0"), valid(.busyTimeoutMilliseconds, "600000"),
             invalid(.busyTimeoutMilliseconds, "-1"), invalid(.busyTimeoutMilliseconds, "600001"),
             invalid(.busyTimeoutMilliseconds, "5s"), invalid(.busyTimeoutMilliseconds, "0.5"),
@@ -397,17 +402,17 @@ extension ConfigurationTests {
             let text = settings.describe()
             #expect(text.contains("# flag --dry-run\nEXPORT_CLEANUP_DRY_RUN=true"), "\(text)")
             #expect(text.contains("# \(Self.path):1\nEXPORT_CLEANUP_RETENTION_HOURS=0.75"), "\(text)")
-            #expect(text.contains("# default\nEXPORT_CLEANUP_BATCH_SIZE=500"), "\(text)")
+            #expect(text.contains("# default\nEXPORT_CLEANUP_BATCH_SIZE=2000"), "\(text)")
             let reread = try resolveFile(text)
             #expect(reread.hasSameValues(as: settings))
             #expect(reread != settings)  // Same values, other sources.
         }
 
         @Test func equalityIncludesSourcesAndHasSameValuesDoesNot() throws {
-            let fromFile = try resolveFile("EXPORT_CLEANUP_BATCH_SIZE=500")
+            let fromFile = try resolveFile("EXPORT_CLEANUP_BATCH_SIZE=2000")
             #expect(fromFile != CleanupSettings())
             #expect(fromFile.hasSameValues(as: CleanupSettings()))
-            #expect(!fromFile.hasSameValues(as: CleanupSettings(batchSize: 501)))
+            #expect(!fromFile.hasSameValues(as: CleanupSettings(batchSize: 2001)))
         }
 
         @Test func logLevelsAreOrdered() {

@@ -475,6 +475,34 @@ struct SweeperTests {
         _ = before
     }
 
+    @Test("a batch is claimed when it holds batchSize due rows or when its reading took batchMilliseconds, whichever comes first")
+    func batchesByRowsAndTime() throws {
+        let jobs = (0..<23).map { FixtureJob(id: "exp_b\($0)", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: 5) }
+        // By rows: 23 due rows, 10 per claim: 3 claim transactions.
+        let byRows = try Fixture()
+        try byRows.add(jobs)
+        let rows = try byRows.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 60_000), now: fixedNow)
+        #expect(rows.completed.recordsUpdated == 23 && rows.claimTransactions == 3)
+        #expect(rows.longestClaimSeconds > 0 && rows.longestClaimSeconds < 5)
+        // By time: every row takes 3 ms to check (isCancelled is asked once per row), so with 1 ms a batch is
+        // claimed after each read chunk of 10 rows, never with 23 rows at once.
+        let byTime = try Fixture()
+        try byTime.add(jobs)
+        let timed = try byTime.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 1), now: fixedNow,
+                                               isCancelled: { usleep(3_000); return false })
+        #expect(timed.completed.recordsUpdated == 23 && timed.claimTransactions == 3)
+        let wide = try Fixture()
+        try wide.add(jobs)
+        let one = try wide.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 100, batchMilliseconds: 60_000), now: fixedNow)
+        #expect(one.claimTransactions == 1)
+        // A batch size larger than one read: still claimed once, across several reads (read chunks of 1,000 rows).
+        let many = (0..<2_500).map { FixtureJob(id: "exp_m\($0)", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: nil) }
+        let big = try Fixture()
+        try big.add(many)
+        let large = try big.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 5_000, batchMilliseconds: 60_000), now: fixedNow)
+        #expect(large.completed.recordsUpdated == 2_500 && large.claimTransactions == 1)
+    }
+
     @Test("cancellation between files leaves no row half-done, and the next sweep finishes")
     func cancellation() throws {
         let fixture = try Fixture()
