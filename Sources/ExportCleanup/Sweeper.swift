@@ -59,14 +59,19 @@ public final class Sweeper {
     private let store: any JobStore
     private let storage: OpenStorageDirectory
     private let logger: Logger
+    private let problemMemory: ProblemMemory?
     /// Called with each batch's claims just before they are made (tests: the application's race).
     package var beforeClaim: (([JobClaim]) -> Void)?
 
     /// Creates a sweeper over an opened store and storage directory.
-    public init(store: any JobStore, storage: OpenStorageDirectory, logger: Logger) {
+    /// - Parameter problemMemory: the refused and undecidable records already logged at warning by an earlier
+    ///   sweep of this process (a daemon keeps one for its whole run): such a record is logged at debug instead,
+    ///   while it is unchanged. It is still counted and listed in every report.
+    public init(store: any JobStore, storage: OpenStorageDirectory, logger: Logger, problemMemory: ProblemMemory? = nil) {
         self.store = store
         self.storage = storage
         self.logger = logger
+        self.problemMemory = problemMemory
     }
 
     /// Runs one sweep.
@@ -211,7 +216,7 @@ public final class Sweeper {
             let reason = "\(column) \(raw) \(problem): the job is kept; fix the value in the database"
             report.record(.init(kind: .undecidable, rule: undecidableRule, jobID: job.id, filePath: job.filePath.description,
                                 code: column, reason: reason, errno: nil))
-            logger.warning("record kept: \(reason)", metadata: [
+            logger.log(level: level(job, code: column, detail: raw.description), "record kept: \(reason)", metadata: [
                 "message_id": "\(MessageID.recordUndecidable)", "export_job_id": "\(job.id)", "export_column": "\(column)",
                 "export_raw_value": "\(raw)", "export_rule": "\(rule.rawValue)",
             ])
@@ -266,7 +271,8 @@ public final class Sweeper {
             report[rule].refused += 1
             report.record(.init(kind: .refused, rule: rule, jobID: job.id, filePath: job.filePath.description,
                                 code: refusal.code, reason: refusal.description, errno: nil))
-            logger.warning("record refused: \(refusal); the record and any file are left as they are", metadata: [
+            logger.log(level: level(job, code: refusal.code, detail: job.filePath.description),
+                       "record refused: \(refusal); the record and any file are left as they are", metadata: [
                 "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
                 "export_refusal": "\(refusal.code)", "export_rule": "\(rule.rawValue)",
             ])
@@ -277,6 +283,11 @@ public final class Sweeper {
             onItem(SweepItem(rule: rule, job: job, outcome: inspected))
             return nil
         }
+    }
+
+    /// Warning the first time this process sees a record with this problem, debug after (see ``ProblemMemory``).
+    private func level(_ job: ExportJob, code: String, detail: String) -> Logger.Level {
+        problemMemory?.isNew(jobKey: job.key, jobID: job.id, code: code, detail: detail) ?? true ? .warning : .debug
     }
 
     /// Journal, claim, remove: one batch's claims (see the type's documentation).

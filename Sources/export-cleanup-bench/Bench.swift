@@ -85,18 +85,19 @@ struct RunCommand: ParsableCommand {
         print("")
         print("## Sweep vs floor (\(jobs) jobs, median of \(`repeat`); both fresh processes on identical copies)")
         print("")
-        var table = Table(["run", "jobs", "due", "files removed", "wall s", "files/s", "peak RSS MiB", "ratio to floor"])
+        var table = Table(["run", "jobs", "due", "files removed", "wall s", "files/s", "peak RSS MiB", "commits", "longest write lock ms", "ratio to floor"])
+        func locks(_ run: RunResult) -> [String] { ["\(run.commits)", fmt(run.longestLock * 1000, 1)] }
         table.add(["export-cleanup sweep --no-stats (process)", "\(jobs)", "\(sweep.due)", "\(sweep.removed)", fmt(sweep.wall), rate(sweep.removed, sweep.wall),
-                   mib(sweep.rssKiB), fmt(sweep.wall / floor.wall, 2)])
-        table.add(["  its own duration_seconds", "", "", "", fmt(sweep.inner), rate(sweep.removed, sweep.inner), "",
+                   mib(sweep.rssKiB)] + locks(sweep) + [fmt(sweep.wall / floor.wall, 2)])
+        table.add(["  its own duration_seconds", "", "", "", fmt(sweep.inner), rate(sweep.removed, sweep.inner), "", "", "",
                    fmt(sweep.inner / floor.inner, 2)])
         table.add(["sweep with statistics (process)", "\(jobs)", "\(statSweep.due)", "\(statSweep.removed)", fmt(statSweep.wall),
-                   rate(statSweep.removed, statSweep.wall), mib(statSweep.rssKiB), fmt(statSweep.wall / floor.wall, 2)])
-        table.add(["  its own duration_seconds", "", "", "", fmt(statSweep.inner), rate(statSweep.removed, statSweep.inner), "",
+                   rate(statSweep.removed, statSweep.wall), mib(statSweep.rssKiB)] + locks(statSweep) + [fmt(statSweep.wall / floor.wall, 2)])
+        table.add(["  its own duration_seconds", "", "", "", fmt(statSweep.inner), rate(statSweep.removed, statSweep.inner), "", "", "",
                    fmt(statSweep.inner / floor.inner, 2)])
         table.add(["floor: unlinkat loop + 1 UPDATE (process)", "\(jobs)", "\(floor.due)", "\(floor.removed)", fmt(floor.wall),
-                   rate(floor.removed, floor.wall), mib(floor.rssKiB), "1.00"])
-        table.add(["  its own unlink + UPDATE time", "", "", "", fmt(floor.inner), rate(floor.removed, floor.inner), "", "1.00"])
+                   rate(floor.removed, floor.wall), mib(floor.rssKiB)] + locks(floor) + ["1.00"])
+        table.add(["  its own unlink + UPDATE time", "", "", "", fmt(floor.inner), rate(floor.removed, floor.inner), "", "", "", "1.00"])
         print(table.render())
         print("")
         print("floor detail (median run): \(floor.detail)")
@@ -230,6 +231,10 @@ struct RunResult {
     var due: Int
     var removed: Int
     var endState: String
+    /// Write transactions that changed rows (the sweep's claims; the floor's one UPDATE).
+    var commits = 0
+    /// The longest of them, from asking for the write lock to the commit, in seconds.
+    var longestLock = 0.0
     var detail: String
 
     static func median(_ runs: [RunResult]) -> RunResult {
@@ -335,9 +340,11 @@ struct Runner {
             let failed = report["failed"] as? [String: Any], let duration = report["duration_seconds"] as? Double
         else { throw BenchError("cannot read the sweep's JSON report in \(out)") }
         func count(_ key: String) -> Int { (completed[key] as? Int ?? 0) + (failed[key] as? Int ?? 0) }
-        let measurement = RunResult(
+        var measurement = RunResult(
             wall: result.wallSeconds, inner: duration, rssKiB: result.maxRSSKiB, user: result.userSeconds, system: result.systemSeconds,
             due: count("due"), removed: count("removed"), endState: try endState(), detail: "")
+        measurement.commits = report["claim_transactions"] as? Int ?? 0
+        measurement.longestLock = report["longest_claim_seconds"] as? Double ?? 0
         log("\(label): \(measurement.due) due, \(measurement.removed) removed, wall \(fmt(result.wallSeconds)) s, "
             + "duration_seconds \(fmt(duration)), peak RSS \(mib(result.maxRSSKiB)) MiB")
         if count("undecidable") + count("refused") + count("failed") > 0 {
@@ -363,10 +370,12 @@ struct Runner {
             let unlink = json["unlink_seconds"] as? Double, let update = json["update_seconds"] as? Double,
             let listed = json["listed"] as? Int, let removed = json["removed"] as? Int
         else { throw BenchError("cannot read the floor's output in \(out)") }
-        let measurement = RunResult(
+        var measurement = RunResult(
             wall: result.wallSeconds, inner: unlink + update, rssKiB: result.maxRSSKiB, user: result.userSeconds, system: result.systemSeconds,
             due: listed, removed: removed, endState: try endState(),
             detail: "unlinkat loop \(fmt(unlink)) s, bulk UPDATE \(fmt(update)) s, rows changed \(json["rows_changed"] ?? "?")")
+        measurement.commits = 1
+        measurement.longestLock = update
         log("\(label): \(listed) due, \(removed) removed, wall \(fmt(result.wallSeconds)) s, unlink \(fmt(unlink)) s + UPDATE \(fmt(update)) s, "
             + "peak RSS \(mib(result.maxRSSKiB)) MiB")
         return measurement

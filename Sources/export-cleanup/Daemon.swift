@@ -24,6 +24,8 @@ final class Daemon: @unchecked Sendable {
     // Shared with the sweep queue.
     private let stopRequested = Atomic<Bool>(false)
     private let heartbeat = Atomic<Int64>(0)
+    /// Refused and undecidable records already logged at warning during this run.
+    private let problemMemory = ProblemMemory()
 
     // Confined to stateQueue.
     private var settings: CleanupSettings
@@ -145,7 +147,7 @@ final class Daemon: @unchecked Sendable {
         heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
         do {
             let (store, directory) = try SweepRun.open(settings)
-            let sweeper = Sweeper(store: store, storage: directory, logger: logger)
+            let sweeper = Sweeper(store: store, storage: directory, logger: logger, problemMemory: problemMemory)
             let report = try sweeper.sweep(
                 options: settings.sweepOptions(wait: true),
                 isCancelled: { [self] in

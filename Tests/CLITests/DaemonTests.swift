@@ -211,4 +211,40 @@ struct DaemonTests {
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit(timeout: 2) == 0)
     }
+
+    @Test("a refused or undecidable record is logged at warning once per run (again when it changes), and counted in every sweep")
+    func problemsWarnOncePerRun() throws {
+        let fixture = try Fixture()
+        writeConfig(fixture)
+        let old = "2020-01-01 00:00:00.000000"
+        try fixture.db.execute("""
+            INSERT INTO export_jobs (id, export_type, format, status, file_path, created_at, completed_at)
+            VALUES ('exp_bad1', 'hotels', 'csv', 'completed', '/etc/hostname', '\(old)', '\(old)'),
+                   ('exp_bad2', 'hotels', 'csv', 'completed', NULL, '\(old)', 'yesterday')
+            """)
+        let listener = NotifyListener(directory: fixture.tmp.path)
+        let daemon = try start(fixture, listener)
+        func sweepAgain() throws {
+            let mark = listener.all.count
+            daemon.signal(SIGHUP)
+            try listener.wait(for: "idle after a reload", from: mark) { $0.hasPrefix("STATUS=Idle.") }
+        }
+        let ready = try listener.wait(for: "READY=1") { $0 == "READY=1" }
+        let first = try listener.wait(for: "first sweep", from: ready) { $0.hasPrefix("STATUS=Idle. Last sweep") }
+        #expect(listener.all[first].contains("1 refused"), "\(listener.all[first])")
+        try sweepAgain()
+        try sweepAgain()
+        func count(_ text: String) -> Int { daemon.stderr.components(separatedBy: text).count - 1 }
+        #expect(count("record refused") == 1, "\(daemon.stderr.suffix(3000))")
+        #expect(count("record kept") == 1, "\(daemon.stderr.suffix(3000))")
+        #expect(count("1 refused, 1 undecidable") >= 3, "every sweep still counts them: \(daemon.stderr.suffix(3000))")
+        #expect(listener.all.last { $0.hasPrefix("STATUS=Idle.") }?.contains("1 refused") == true)
+        // The row changes: it is new again.
+        try fixture.db.execute("UPDATE export_jobs SET file_path = '/etc/passwd' WHERE id = 'exp_bad1'")
+        try sweepAgain()
+        #expect(count("record refused") == 2, "\(daemon.stderr.suffix(3000))")
+        #expect(count("record kept") == 1)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) == 0)
+    }
 }
