@@ -91,19 +91,7 @@ struct DaemonTests {
         #expect(status == 0)
         #expect(elapsed < 2, "took \(elapsed) s to stop")
         #expect(listener.all.contains("STOPPING=1"))
-        // Every row is either fully swept (expired, NULL, file gone) or untouched (completed, path, file there).
-        var expired = 0, untouched = 0
-        for (id, row) in try fixture.rows() {
-            if row.status == "expired" {
-                #expect(row.file_path == nil, "\(id)")
-                expired += 1
-            } else {
-                #expect(row.status == "completed", "\(id)")
-                let path = try #require(row.file_path, "\(id)")
-                #expect(fileExists(path), "\(id): its file is gone but its record was not updated")
-                untouched += 1
-            }
-        }
+        let (expired, untouched) = try expectNothingHalfDone(fixture)
         #expect(expired > 0 && untouched > 0, "the stop should land mid-sweep: \(expired) swept, \(untouched) left")
         #expect(expired + untouched == 6000)
     }

@@ -22,6 +22,24 @@ func waitUntilSignalsBlocked(_ pid: Int32, timeout: Double = 10) throws {
     throw TestFailure("process \(pid) never blocked SIGHUP")
 }
 
+/// Every row is either fully swept (expired, NULL, file gone) or untouched (completed, its path, its file there):
+/// never a file gone while its row still names it. Returns how many of each.
+func expectNothingHalfDone(_ fixture: Fixture, sourceLocation: SourceLocation = #_sourceLocation) throws -> (expired: Int, untouched: Int) {
+    var expired = 0, untouched = 0
+    for (id, row) in try fixture.rows() {
+        if row.status == "expired" {
+            #expect(row.file_path == nil, "\(id)", sourceLocation: sourceLocation)
+            expired += 1
+        } else {
+            let path = try #require(row.file_path, "\(id)", sourceLocation: sourceLocation)
+            #expect(row.status == "completed" && fileExists(path), "\(id): its file is gone but its record still names it",
+                    sourceLocation: sourceLocation)
+            untouched += 1
+        }
+    }
+    return (expired, untouched)
+}
+
 @Suite("signals from the first instruction: run and sweep")
 struct SignalTests {
     func start(_ fixture: Fixture, _ listener: NotifyListener, extra: [String] = []) throws -> BackgroundProcess {
@@ -79,17 +97,7 @@ struct SignalTests {
         #expect(sweep.process.terminationReason == .exit, "killed by the signal: \(sweep.stderr.suffix(2000))")
         #expect(status == 0, "\(sweep.stderr.suffix(2000))")
         #expect(sweep.stderr.contains("stopping on SIGTERM") && sweep.stderr.contains("sweep interrupted"), "\(sweep.stderr.suffix(2000))")
-        var expired = 0, untouched = 0
-        for (id, row) in try fixture.rows() {
-            if row.status == "expired" {
-                #expect(row.file_path == nil, "\(id)")
-                expired += 1
-            } else {
-                let path = try #require(row.file_path, "\(id)")
-                #expect(row.status == "completed" && fileExists(path), "\(id): its file is gone but its record still names it")
-                untouched += 1
-            }
-        }
+        let (expired, untouched) = try expectNothingHalfDone(fixture)
         #expect(expired > 0 && untouched > 0, "the stop should land mid-sweep: \(expired) swept, \(untouched) left")
         #expect(!fileExists(fixture.storage + "/.export-cleanup-claims"), "the batch in hand was finished")
         let again = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--log-target", "stderr",
