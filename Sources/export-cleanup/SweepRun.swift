@@ -25,21 +25,33 @@ enum SweepRun {
     /// Opens the database and storage, checks the schema, and sweeps once.
     /// - Parameter statistics: count the storage directory before and after (one `readdir` + `fstatat` pass
     ///   each); `sweep --no-stats` skips both, as the daemon does.
-    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
-                     isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
+    /// - Parameter records: where the metrics and the last sweep's status go (``SweepRecords``), if anywhere.
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, records: SweepRecords? = nil,
+                     isCancelled: () -> Bool = { false }, onProgress: (SweepReport) -> Void = { _ in },
+                     onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
+        let started = UTCInstant.now()
         let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
         do {
             opened = try open(settings)
         } catch {
+            records?.record(.failure(error), settings: settings, started: started, logger: logger)
             throw error.report()
         }
         let (store, directory) = opened
         let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
-        let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }
+        let report = try withStorageErrors { () throws(ExportStorageError) in
+            do throws(ExportStorageError) {
+                return try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem, onProgress: onProgress)
+            } catch where error.code != .locked {
+                records?.record(.failure(Failure(error)), settings: settings, started: started, logger: logger)
+                throw error
+            }
+        }
         let after = settings.dryRun || !statistics ? nil : try? directory.statistics()
+        records?.record(.success(report), settings: settings, storage: after, logger: logger)
         return Outcome(storagePath: settings.storagePath, report: report, before: before, after: after)
     }
 
