@@ -40,7 +40,17 @@ page="${generated%/}/export-cleanup.8"
 
 rm -rf "$out/man" "$out/completions"
 mkdir -p "$out/man/man8" "$out/man/man5" "$out/completions/bash" "$out/completions/zsh" "$out/completions/fish"
-cp "$page" "$out/man/man8/export-cleanup.8"
+# Two touches to the plugin's mdoc: the hidden generate-conf-manual subcommand (which the plugin lists anyway) is
+# left out, and the blank lines between paragraphs of the help become .Pp (groff warns on empty input lines).
+awk '
+    /^\.It Em generate-conf-manual$/ { skipping = 1; next }
+    skipping { if ($0 == ".El") skipping = 0; next }
+    /^$/ { print ".Pp"; next }
+    { print }
+' "$page" > "$out/man/man8/export-cleanup.8"
+if grep -q 'generate-conf-manual' "$out/man/man8/export-cleanup.8"; then
+    echo "build-docs: the hidden subcommand is still in export-cleanup.8" >&2; exit 1
+fi
 
 echo "== export-cleanup.conf(5)"
 "$bin" generate-conf-manual --date "$date" > "$out/man/man5/export-cleanup.conf.5"

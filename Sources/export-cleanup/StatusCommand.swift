@@ -101,8 +101,9 @@ struct StatusCheck: Encodable {
         }
         let total = last.report?.total ?? SweepReport.Counts()
         if total.failed + total.refused > 0 {
-            return StatusCheck(state: .warning, reason: "\(total.failed) files could not be removed and \(total.refused) records were refused",
-                               last: last, now: now)
+            let parts = [total.failed > 0 ? "\(total.failed) files could not be removed" : nil,
+                         total.refused > 0 ? "\(total.refused) records were refused" : nil].compactMap { $0 }
+            return StatusCheck(state: .warning, reason: parts.joined(separator: " and ") + " (see the problems)", last: last, now: now)
         }
         return StatusCheck(state: .ok, reason: "the last sweep ran to the end \(duration(age)) ago", last: last, now: now)
     }
@@ -135,7 +136,8 @@ func statusText(_ check: StatusCheck) -> String {
             }
             let widths = (0..<header.count).map { column in table.map { $0[column].count }.max() ?? 0 }
             for row in table {
-                lines.append("  " + zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                let cells = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                lines.append("  " + String(cells.reversed().drop { $0 == " " }.reversed()))
             }
             for problem in report.problems.prefix(20) {
                 lines.append("  \(problem.kind.rawValue) \(problem.rule.rawValue) job \(problem.jobID) file_path \(problem.filePath): \(problem.reason)")
