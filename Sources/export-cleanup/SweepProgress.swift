@@ -9,7 +9,7 @@ import SystemdSupport
 
 /// The live progress line of a one-shot `sweep` on a terminal: rows examined (of how many, when known), files
 /// removed, bytes freed, rate, elapsed time and an ETA. Drawn on stderr below the log lines (through the console
-/// sink, which takes it away for each log line and draws it again), four times a second, and erased at the end:
+/// sink, which takes it away for each log line and draws it again), after each batch (at most ten times a second) and at least four times a second, and erased at the end:
 /// the report is unchanged.
 ///
 /// `@unchecked Sendable`: the timer source is only cancelled (thread-safe); everything else is immutable or in a Mutex.
@@ -21,6 +21,8 @@ final class SweepProgress: @unchecked Sendable {
         /// Rows the sweep will examine, when counted.
         var expected: Int?
         var dryRun = false
+        /// When the line was last drawn (monotonic seconds).
+        var drawn = 0.0
     }
 
     private let sink: ConsoleLogSink
@@ -38,12 +40,13 @@ final class SweepProgress: @unchecked Sendable {
         else { return nil }
         let progress = SweepProgress(sink: sink, dryRun: settings.dryRun)
         progress.draw()
-        // The rows due are known after one count over the candidate queries (the sweep reads them anyway); it
-        // runs beside the sweep on a read-only connection of its own, and without it there is no ETA.
-        DispatchQueue.global().async { [progress] in
-            guard let store = try? SQLiteJobStore(path: settings.databasePath, busyTimeout: 0.2, readOnly: true),
-                let count = try? store.candidateCount(policy: settings.policy, now: .now())
-            else { return }
+        // The rows due are known after one count over the candidate queries (the sweep reads them anyway), on a
+        // read-only connection of its own, before the sweep starts (so it never holds a lock the sweep waits for);
+        // when it cannot be made (e.g. the database is locked or missing: the sweep will say so), there is no ETA.
+        if let store = try? SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
+                                           readOnly: true),
+            let count = try? store.candidateCount(policy: settings.policy, now: .now())
+        {
             progress.state.withLock { $0.expected = count }
         }
         return progress
@@ -58,14 +61,16 @@ final class SweepProgress: @unchecked Sendable {
         timer.resume()
     }
 
-    /// After each batch: the report's counts so far.
+    /// After each batch: the report's counts so far (drawn at once when the line is older than a tenth of a second).
     func update(_ report: SweepReport) {
         let total = report.total
-        state.withLock {
+        let stale = state.withLock {
             $0.examined = total.examined
             $0.removed = total.removed
             $0.bytes = total.bytesFreed
+            return MonotonicClock.seconds() - $0.drawn >= 0.1
         }
+        if stale { draw() }
     }
 
     /// Each file as it goes (between two batches' reports).
@@ -96,7 +101,11 @@ final class SweepProgress: @unchecked Sendable {
 
     private func draw() {
         let now = MonotonicClock.seconds()
-        sink.setStatusLine(Self.line(state.withLock { $0 }, elapsed: now - started))
+        let current = state.withLock {
+            $0.drawn = now
+            return $0
+        }
+        sink.setStatusLine(Self.line(current, elapsed: now - started))
     }
 
     /// `examined 1,200 of 5,000 (24%) · removed 1,100 · freed 3.2 MiB · 850 files/s · 1.4 s elapsed · ETA 4 s`

@@ -16,7 +16,7 @@ struct ProgressTests {
         _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
         try fixture.addManyDue(4000)
         let result = try PseudoTerminal.run(
-            [Binary.path, "sweep", "--db", fixture.database, "--storage", fixture.storage, "--batch-size", "20", "--no-stats",
+            [Binary.path, "sweep", "--db", fixture.database, "--storage", fixture.storage, "--batch-size", "2", "--no-stats",
              "--config", fixture.tmp.sub("none.conf"), "--log-level", "warning"],
             environment: Binary.environment(), in: fixture.tmp.path)
         #expect(result.status == 0, "\(result.stderr)")
@@ -34,7 +34,7 @@ struct ProgressTests {
         let fixture2 = try Fixture(memory: true)
         _ = FileManager.default.createFile(atPath: fixture2.tmp.sub("none.conf"), contents: Data())
         try fixture2.addManyDue(4000)
-        let plain = try Binary.run(["sweep", "--db", fixture2.database, "--storage", fixture2.storage, "--batch-size", "20", "--no-stats",
+        let plain = try Binary.run(["sweep", "--db", fixture2.database, "--storage", fixture2.storage, "--batch-size", "2", "--no-stats",
                                     "--config", fixture2.tmp.sub("none.conf"), "--log-level", "warning"])
         #expect(plain.status == 0)
         #expect(plain.stderr.isEmpty, "no progress line when stderr is not a terminal: \(plain.stderr.debugDescription.prefix(200))")
