@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // Package-internal helpers written once: UTC calendar and formatting, zero padding, write-all, the
@@ -60,6 +61,7 @@ let package = Package(
                 "CoreSupport", "ExportStorage", "ExportCleanup", "ExportCleanupDemo", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict),
         // The benchmark: a sweep (fresh process) against the floor, and how it scales. See BENCHMARKS.md.

@@ -85,7 +85,7 @@ install -m 0644 "config/$PACKAGE.conf" "$root/etc/$PACKAGE/$PACKAGE.conf"
 
 # Man pages, when the repository has them (man/ or docs/man/, named <name>.<section>).
 shopt -s nullglob
-for page in man/*.[1-8] docs/man/*.[1-8]; do
+for page in man/*.[1-8] docs/man/*.[1-8] dist/man/man[1-8]/*.[1-8]; do
     section=${page##*.}
     install -d -m 0755 "$root/usr/share/man/man$section"
     gzip -9n < "$page" > "$root/usr/share/man/man$section/$(basename "$page").gz"
@@ -111,10 +111,10 @@ completion() { # <shell> <destination> <candidate>...
     fi
 }
 completion bash "/usr/share/bash-completion/completions/$PACKAGE" \
-    "completions/$PACKAGE.bash" "completions/bash/$PACKAGE" "completions/$PACKAGE"
-completion zsh "/usr/share/zsh/vendor-completions/_$PACKAGE" "completions/_$PACKAGE" "completions/zsh/_$PACKAGE"
+    "completions/$PACKAGE.bash" "completions/bash/$PACKAGE" "completions/$PACKAGE" "dist/completions/bash/$PACKAGE"
+completion zsh "/usr/share/zsh/vendor-completions/_$PACKAGE" "completions/_$PACKAGE" "completions/zsh/_$PACKAGE" "dist/completions/zsh/_$PACKAGE"
 completion fish "/usr/share/fish/vendor_completions.d/$PACKAGE.fish" \
-    "completions/$PACKAGE.fish" "completions/fish/$PACKAGE.fish"
+    "completions/$PACKAGE.fish" "completions/fish/$PACKAGE.fish" "dist/completions/fish/$PACKAGE.fish"
 
 # Documentation. The units' Documentation= names INSTALL.md here: it stays uncompressed.
 install -m 0644 README.md "$doc/README.md"

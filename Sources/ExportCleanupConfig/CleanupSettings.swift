@@ -50,6 +50,11 @@ public struct CleanupSettings: Sendable, Equatable {
     public var dryRun: Bool
     /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`; 0…600000).
     public var busyTimeoutMilliseconds: Int
+    /// The Prometheus text file written after every sweep, or `nil` for none (`EXPORT_CLEANUP_METRICS_FILE`).
+    public var metricsFile: String?
+    /// The directory where the last sweep's status is kept, or `nil` for none (`EXPORT_CLEANUP_STATE_DIRECTORY`;
+    /// when no layer sets it, systemd's `$STATE_DIRECTORY`, see ``resolve(flags:environment:file:)``).
+    public var stateDirectory: String?
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -69,7 +74,9 @@ public struct CleanupSettings: Sendable, Equatable {
         batchMilliseconds: Int = 250,
         logLevel: LogLevel = .info,
         dryRun: Bool = false,
-        busyTimeoutMilliseconds: Int = 5000
+        busyTimeoutMilliseconds: Int = 5000,
+        metricsFile: String? = nil,
+        stateDirectory: String? = nil
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -81,6 +88,8 @@ public struct CleanupSettings: Sendable, Equatable {
         self.logLevel = logLevel
         self.dryRun = dryRun
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.metricsFile = metricsFile
+        self.stateDirectory = stateDirectory
     }
 
     /// Where the value of `key` came from.
@@ -102,6 +111,8 @@ public struct CleanupSettings: Sendable, Equatable {
         case .logLevel: logLevel.rawValue
         case .dryRun: dryRun ? "true" : "false"
         case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
+        case .metricsFile: metricsFile ?? ""
+        case .stateDirectory: stateDirectory ?? ""
         }
     }
 
@@ -153,6 +164,9 @@ extension CleanupSettings {
     ///     to the file (so errors and ``source(of:)`` name the file and line).
     ///   - file: The configuration file's path (for messages) and contents, or `nil` for none. An unknown
     ///     key in the file is an error.
+    ///
+    /// ``stateDirectory`` that no layer sets (an empty value sets it to none) is taken from systemd's
+    /// `STATE_DIRECTORY` variable (the first of its colon-separated paths), attributed to that variable.
     /// - Throws: ``ConfigurationError``, naming the source (file and line, environment variable or flag),
     ///   the key, the bad value and what is allowed.
     public static func resolve(
@@ -197,8 +211,16 @@ extension CleanupSettings {
             }
             try settings.set(key, to: flags[name]!, from: .flag(key: name))
         }
+        if settings.sources[.stateDirectory] == nil, let systemd = environment[systemdStateDirectoryVariable],
+            let first = systemd.split(separator: ":").first
+        {
+            try settings.set(.stateDirectory, to: String(first), from: .environment(variable: systemdStateDirectoryVariable))
+        }
         return settings
     }
+
+    /// The variable systemd sets for a unit with `StateDirectory=`.
+    public static let systemdStateDirectoryVariable = "STATE_DIRECTORY"
 
     private static func unknownKey(
         _ name: String, path: String?, line: Int?, source: SettingsSource, what: String, fix: String
@@ -234,6 +256,10 @@ extension CleanupSettings {
             if text.unicodeScalars.contains("\0") { throw invalid("contains a NUL character") }
             return text
         }
+        /// Empty means none.
+        func optionalPath() throws(ConfigurationError) -> String? {
+            text.isEmpty ? nil : try path()
+        }
         func hours() throws(ConfigurationError) -> Double {
             guard Self.isDecimal(text), let hours = Double(text) else { throw invalid("not a decimal number") }
             if hours <= 0 { throw invalid("must be greater than 0") }
@@ -260,6 +286,8 @@ extension CleanupSettings {
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
         case .batchMilliseconds: batchMilliseconds = try integer(in: Limits.batchMilliseconds)
         case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
+        case .metricsFile: metricsFile = try optionalPath()
+        case .stateDirectory: stateDirectory = try optionalPath()
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
             logLevel = level

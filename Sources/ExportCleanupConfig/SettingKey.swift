@@ -21,6 +21,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case dryRun = "EXPORT_CLEANUP_DRY_RUN"
     /// Milliseconds to wait for a locked database.
     case busyTimeoutMilliseconds = "EXPORT_CLEANUP_BUSY_TIMEOUT_MS"
+    /// The Prometheus metrics file written after every sweep (empty: none).
+    case metricsFile = "EXPORT_CLEANUP_METRICS_FILE"
+    /// The directory keeping the last sweep's status (empty: systemd's `$STATE_DIRECTORY`, else none).
+    case stateDirectory = "EXPORT_CLEANUP_STATE_DIRECTORY"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -62,6 +66,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             "one of " + CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         case .dryRun: "one of true, false, yes, no, 1, 0, on, off (in any case)"
         case .busyTimeoutMilliseconds: "a whole number of milliseconds from 0 to 600000"
+        case .metricsFile: "a file path without NUL characters, or empty for none"
+        case .stateDirectory: "a directory path without NUL characters, or empty for the default"
         }
     }
 

@@ -33,7 +33,8 @@ public final class ConsoleLogSink: Sendable {
     private let consoleFD: Int32
     private let consoleIsSocket: Bool
     private let logFileFD: Int32?
-    private let lock = Mutex(())
+    /// Serializes writes; holds the status line shown below the log lines (``setStatusLine(_:)``), "" for none.
+    private let lock = Mutex("")
     private let failures: WriteFailureReporter
 
     /// Creates a sink.
@@ -69,11 +70,28 @@ public final class ConsoleLogSink: Sendable {
         failures.count
     }
 
+    /// Carriage return and "erase to the end of the line" (ECMA-48 `CSI K`).
+    static let eraseLine = "\r\u{1B}[K"
+
+    /// Shows `text` (one line, no newline) as a status line on the console, below the log lines, replacing the
+    /// previous one; "" takes it away. For a terminal only (it is drawn with a carriage return and `CSI K`); never
+    /// written to the log file.
+    public func setStatusLine(_ text: String) {
+        guard consoleFD >= 0 else { return }
+        lock.withLock { status in
+            if text.isEmpty && status.isEmpty { return }
+            status = text
+            writeAll(fd: consoleFD, Self.eraseLine + text)
+        }
+    }
+
     /// Writes one finished line (ending in a newline) to the console and the log file.
     func write(line: String, priority: SyslogPriority) {
         var consoleLine = priorityPrefixes ? priority.linePrefix + line : line
         var fileLine = line
-        lock.withLock { _ in
+        lock.withLock { status in
+            // A status line is taken away for the line and drawn again below it.
+            if !status.isEmpty { consoleLine = Self.eraseLine + consoleLine + status }
             // A negative consoleFD means "log file only" (e.g. beside the journal).
             let consoleError = consoleFD < 0 ? 0 : consoleLine.withUTF8 {
                 writeAll(fd: consoleFD, bytes: UnsafeRawBufferPointer($0), isSocket: consoleIsSocket)

@@ -42,6 +42,11 @@ final class Daemon: @unchecked Sendable {
         /// SIGTERM/SIGINT arrived; `sweeping`: the sweep in hand is finishing its batch, then the process exits.
         case stopping(sweeping: Bool)
 
+        var isStopping: Bool {
+            if case .stopping = self { return true }
+            return false
+        }
+
         var isSweeping: Bool {
             switch self {
             case .idle, .stopping(sweeping: false): return false
@@ -53,6 +58,8 @@ final class Daemon: @unchecked Sendable {
     private var phase = Phase.idle
     private var nextSweep: UTCInstant?
     private var lastResult = "no sweep yet"
+    /// The metrics file and the last sweep's status (their counters live as long as the daemon).
+    private let records = SweepRecords(kind: .daemon)
 
     init(settings: CleanupSettings, options: SettingsOptions, extraFlags: [SettingKey: String], logger: Logger,
          notifier: SystemdNotifier, watchdog: WatchdogConfiguration?) {
@@ -181,6 +188,7 @@ final class Daemon: @unchecked Sendable {
                 "message_id": "\(MessageID.sweepAborted)", "errno": "\(error.errno)",
             ])
         }
+        records.record(result, settings: settings, nextSweep: phase.isStopping ? nil : nextSweep, logger: logger)
         switch phase {
         case .stopping:
             exitNow()

@@ -111,6 +111,7 @@ func fail(_ message: any CustomStringConvertible, code: ExitCode) -> ExitCode {
 
 /// Writes a line to stderr.
 func printError(_ line: String) {
+    LoggingSetup.consoleSink.withLock { $0 }?.setStatusLine("")  // a progress line is erased first
     var stderr = StandardError()
     print(line, to: &stderr)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import SystemdSupport
 
 /// Logging for the executable: the only place that bootstraps it.
@@ -24,12 +25,16 @@ enum LoggingSetup {
             }
         case .console(let prefixes):
             let sink = try openSink(priorityPrefixes: prefixes, logFile: logFile, consoleFD: 2)
+            consoleSink.withLock { $0 = sink }
             LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, sink: sink, logLevel: .trace) }
         }
         var logger = Logger(label: programName)
         logger.logLevel = level
         return logger
     }
+
+    /// The sink of the console's log lines, when they go to stderr (a progress line is drawn through it).
+    static let consoleSink = Mutex<ConsoleLogSink?>(nil)
 
     private static func openSink(priorityPrefixes: Bool, logFile: String?, consoleFD: Int32) throws(ExitCode) -> ConsoleLogSink {
         do {

@@ -70,12 +70,16 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("log-target"), help: "auto (journal when stderr is the journal), journal or stderr.")
     var logTarget: LogTarget.Request = .auto
 
+    @OptionGroup var metricsFile: MetricsFileOption
+    @OptionGroup var stateDirectory: StateDirectoryOption
+
     /// The configuration file given with `--config`, if any.
     var config: String? { file.config }
 
     /// The settings given as flags, by key.
     var flags: [SettingKey: String] {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
+            .merging(metricsFile.flags) { $1 }.merging(stateDirectory.flags) { $1 }
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel])) { $1 }
     }
 

@@ -63,11 +63,18 @@ struct SweepCommand: ParsableCommand {
             if stop.request() { logger.info("stopping on \(Signals.name(signal)): finishing the batch in hand") }
         }
         defer { withExtendedLifetime(sources) {} }
-        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger, isCancelled: { stop.isRequested }) { item in
+        // On a terminal: a live progress line on stderr (never with --json or under the journal).
+        let progress = SweepProgress.start(settings: resolved, json: json)
+        defer { progress?.finish() }
+        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger, records: SweepRecords(kind: .sweep),
+                                        isCancelled: { stop.isRequested }, onProgress: { progress?.update($0) }) { item in
+            progress?.item(item)
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
-                print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
+                let line = "would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)"
+                if let progress { progress.printing(line) } else { print(line) }
             }
         }
+        progress?.finish()
         if json {
             print(jsonText(SweepOutput(outcome)))
         } else {

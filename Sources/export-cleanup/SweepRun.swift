@@ -26,31 +26,40 @@ enum SweepRun {
     /// - Parameter statistics: count the storage directory: one `readdir` + `fstatat` pass after the sweep; the
     ///   counts before it are those plus the files the sweep removed (it looked at each one anyway). A dry run
     ///   counts once, before. `sweep --no-stats` skips the pass, as the daemon does.
-    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
-                     isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
+    /// - Parameter records: where the metrics and the last sweep's status go (``SweepRecords``), if anywhere.
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, records: SweepRecords? = nil,
+                     isCancelled: () -> Bool = { false }, onProgress: (SweepReport) -> Void = { _ in },
+                     onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
+        let started = UTCInstant.now()
         let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
         do {
             opened = try open(settings)
         } catch {
+            records?.record(.failure(error), settings: settings, started: started, logger: logger)
             throw error.report()
         }
         let (store, directory) = opened
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
-        if settings.dryRun {
-            let before = statistics ? try? directory.statistics() : nil
-            let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }
-            return Outcome(storagePath: settings.storagePath, report: report, before: before, after: nil)
-        }
+        let before = settings.dryRun && statistics ? try? directory.statistics() : nil
         var removed = StorageStatistics()
         let report = try withStorageErrors { () throws(ExportStorageError) in
-            try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: { item in
-                if case .removed = item.outcome, let file = item.file { removed.add(file) }
-                onItem(item)
-            })
+            do throws(ExportStorageError) {
+                return try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: { item in
+                    if case .removed = item.outcome, let file = item.file { removed.add(file) }
+                    onItem(item)
+                }, onProgress: onProgress)
+            } catch where error.code != .locked {
+                records?.record(.failure(Failure(error)), settings: settings, started: started, logger: logger)
+                throw error
+            }
+        }
+        if settings.dryRun {
+            return Outcome(storagePath: settings.storagePath, report: report, before: before, after: nil)
         }
         let after = statistics ? try? directory.statistics() : nil
+        records?.record(.success(report), settings: settings, storage: after, logger: logger)
         return Outcome(storagePath: settings.storagePath, report: report, before: after?.adding(removed), after: after)
     }
 

@@ -40,13 +40,15 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_LOG_LEVEL": "info",
                     "EXPORT_CLEANUP_DRY_RUN": "false",
                     "EXPORT_CLEANUP_BUSY_TIMEOUT_MS": "5000",
+                    "EXPORT_CLEANUP_METRICS_FILE": "",
+                    "EXPORT_CLEANUP_STATE_DIRECTORY": "",
                 ])
         }
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
-                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
+                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms", "--metrics-file", "--state-directory",
             ])
         }
 
@@ -88,6 +90,20 @@ extension ConfigurationTests {
             }
         }
 
+        @Test func stateDirectoryDefaultsToSystemdsStateDirectory() throws {
+            let systemd = try CleanupSettings.resolve(flags: [:], environment: ["STATE_DIRECTORY": "/var/lib/export-cleanup:/var/lib/other"], file: nil)
+            #expect(systemd.stateDirectory == "/var/lib/export-cleanup")
+            #expect(systemd.source(of: .stateDirectory) == .environment(variable: "STATE_DIRECTORY"))
+            let file = try CleanupSettings.resolve(flags: [:], environment: ["STATE_DIRECTORY": "/var/lib/export-cleanup"],
+                                                   file: (Self.path, "EXPORT_CLEANUP_STATE_DIRECTORY=/srv/state\n"))
+            #expect(file.stateDirectory == "/srv/state")
+            let off = try CleanupSettings.resolve(flags: ["EXPORT_CLEANUP_STATE_DIRECTORY": ""], environment: ["STATE_DIRECTORY": "/var/lib/export-cleanup"],
+                                                  file: nil)
+            #expect(off.stateDirectory == nil)
+            #expect(try CleanupSettings.resolve(flags: [:], environment: [:], file: nil).stateDirectory == nil)
+            #expect(try CleanupSettings.resolve(flags: [:], environment: ["EXPORT_CLEANUP_METRICS_FILE": ""], file: nil).metricsFile == nil)
+        }
+
         @Test func eachKeyResolvesFromItsOwnLayer() throws {
             let settings = try CleanupSettings.resolve(
                 flags: ["EXPORT_CLEANUP_DRY_RUN": "true", "EXPORT_CLEANUP_BATCH_SIZE": "10"],
@@ -119,6 +135,8 @@ extension ConfigurationTests {
             .logLevel: ("WARNING", "warning"),
             .dryRun: ("Yes", "true"),
             .busyTimeoutMilliseconds: ("0", "0"),
+            .metricsFile: ("/var/lib/prometheus/node-exporter/export-cleanup.prom", "/var/lib/prometheus/node-exporter/export-cleanup.prom"),
+            .stateDirectory: ("/var/lib/export-cleanup", "/var/lib/export-cleanup"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
