@@ -14,8 +14,10 @@ let package = Package(
         .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "ExportCleanupConfig", targets: ["ExportCleanupConfig"]),
+        .library(name: "ExportCleanupPostgres", targets: ["ExportCleanupPostgres"]),
         .executable(name: "export-cleanup", targets: ["export-cleanup"]),
         .executable(name: "export-cleanup-bench", targets: ["export-cleanup-bench"]),
+        .executable(name: "export-cleanup-pg-bench", targets: ["export-cleanup-pg-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -35,6 +37,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // libpq, PostgreSQL's client library.
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The PostgreSQL job store (libpq), its cluster-wide sweep lock and optional index, the demo table there.
+        .target(
+            name: "ExportCleanupPostgres",
+            dependencies: ["ExportCleanup", "ExportStorage", "CLibpq", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // libsystemd (sd_notify, sd_journal_sendv).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // sd_notify messages, the watchdog and a journal LogHandler.
@@ -50,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "ExportStorage", "ExportCleanup", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
+                "ExportStorage", "ExportCleanup", "ExportCleanupPostgres", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,6 +71,15 @@ let package = Package(
                 "ExportCleanup", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        // The PostgreSQL benchmark: a sweep at --jobs against its floor, on a private cluster (scripts/pg-bench.sh).
+        .executableTarget(
+            name: "export-cleanup-pg-bench",
+            dependencies: [
+                "ExportCleanup", "ExportCleanupPostgres", "ExportStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(name: "ExportStorageTests", dependencies: ["ExportStorage"], swiftSettings: strict),
@@ -96,6 +114,15 @@ let package = Package(
             dependencies: [
                 "export-cleanup", "ExportCleanup", "ExportStorage", "ExportCleanupConfig", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The PostgreSQL store, the binary on PostgreSQL, several daemons on one table: a private cluster (initdb +
+        // pg_ctl as uid 65534, unix socket only) started once for the target.
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: [
+                "export-cleanup", "ExportCleanup", "ExportCleanupPostgres", "ExportStorage", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

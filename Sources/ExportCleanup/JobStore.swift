@@ -69,11 +69,19 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case busy
         /// Another SQLite error.
         case sqlite
+        /// A column has a type cleanup cannot read (PostgreSQL: e.g. an integer `created_at`).
+        case wrongColumnType
+        /// The database server refused the login or a privilege (PostgreSQL: password, `pg_hba.conf`, GRANT).
+        case permissionDenied
+        /// The database server cannot be reached, or the connection was lost (PostgreSQL); temporary.
+        case unavailable
+        /// Another error of the database server (PostgreSQL).
+        case serverError
     }
 
     /// What went wrong.
     public var code: Code
-    /// The database file.
+    /// The database file, or a PostgreSQL connection string with its password masked.
     public var path: String
     /// The table concerned, if any.
     public var table: String?

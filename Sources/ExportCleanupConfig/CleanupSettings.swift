@@ -32,7 +32,7 @@ public struct CleanupSettings: Sendable, Equatable {
 
     /// The storage directory holding the export files (`EXPORT_STORAGE_PATH`, default `./exports`).
     public var storagePath: String
-    /// The path of the SQLite database (`EXPORT_CLEANUP_DATABASE`, default `./exports.db`).
+    /// The SQLite database's path, or a PostgreSQL connection string (`EXPORT_CLEANUP_DATABASE`, default `./exports.db`).
     public var databasePath: String
     /// Hours a completed export is kept (`EXPORT_CLEANUP_RETENTION_HOURS`, default 24; > 0, ≤ 87600).
     public var retentionHours: Double
@@ -48,6 +48,8 @@ public struct CleanupSettings: Sendable, Equatable {
     public var dryRun: Bool
     /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`, default 5000; 0…600000).
     public var busyTimeoutMilliseconds: Int
+    /// PostgreSQL: the name of the cluster-wide sweep lock (`EXPORT_CLEANUP_LOCK_NAME`, default `nil`: the storage path).
+    public var lockName: String?
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -71,7 +73,8 @@ public struct CleanupSettings: Sendable, Equatable {
         batchSize: Int = 500,
         logLevel: LogLevel = .info,
         dryRun: Bool = false,
-        busyTimeoutMilliseconds: Int = 5000
+        busyTimeoutMilliseconds: Int = 5000,
+        lockName: String? = nil
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -82,6 +85,7 @@ public struct CleanupSettings: Sendable, Equatable {
         self.logLevel = logLevel
         self.dryRun = dryRun
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.lockName = lockName
     }
 
     /// Where the value of `key` came from.
@@ -111,6 +115,7 @@ public struct CleanupSettings: Sendable, Equatable {
         case .logLevel: logLevel.rawValue
         case .dryRun: dryRun ? "true" : "false"
         case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
+        case .lockName: lockName ?? ""
         }
     }
 
@@ -268,6 +273,7 @@ extension CleanupSettings {
         case .intervalSeconds: intervalSeconds = try integer(in: Limits.interval)
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
         case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
+        case .lockName: lockName = text.isEmpty ? nil : try path()
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
             logLevel = level

@@ -2,7 +2,7 @@
 public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
     /// The storage directory holding the export files. Default `./exports`.
     case storagePath = "EXPORT_STORAGE_PATH"
-    /// The path of the SQLite database. Default `./exports.db`.
+    /// The SQLite database's path, or a PostgreSQL connection string. Default `./exports.db`.
     case databasePath = "EXPORT_CLEANUP_DATABASE"
     /// Hours a completed export is kept. Default 24.
     case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
@@ -18,6 +18,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case dryRun = "EXPORT_CLEANUP_DRY_RUN"
     /// Milliseconds to wait for a locked database. Default 5000.
     case busyTimeoutMilliseconds = "EXPORT_CLEANUP_BUSY_TIMEOUT_MS"
+    /// PostgreSQL: the name of the cluster-wide sweep lock. Default empty: the storage path.
+    case lockName = "EXPORT_CLEANUP_LOCK_NAME"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -49,7 +51,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     public var summary: String {
         switch self {
         case .storagePath: "The directory holding the export files."
-        case .databasePath: "The path of the SQLite database holding the export jobs."
+        case .databasePath: "The SQLite database holding the export jobs, or a PostgreSQL connection string (postgresql://... or keyword=value ...)."
         case .retentionHours: "Hours a completed export is kept after completion (and not before its expires_at)."
         case .failedAgeHours: "Hours after creation at which the file of a failed export is removed."
         case .intervalSeconds: "Seconds between two sweeps of the daemon."
@@ -57,6 +59,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .logLevel: "The lowest level logged."
         case .dryRun: "Report what would be removed without removing anything or changing the database."
         case .busyTimeoutMilliseconds: "Milliseconds to wait for a locked database before giving up."
+        case .lockName: "PostgreSQL: the name of the sweep lock that lets one instance at a time sweep the storage directory (empty: the storage path)."
         }
     }
 
@@ -64,7 +67,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     public var allowedValues: String {
         switch self {
         case .storagePath: "a non-empty directory path without NUL characters"
-        case .databasePath: "a non-empty file path without NUL characters"
+        case .databasePath: "a non-empty file path or PostgreSQL connection string without NUL characters"
         case .retentionHours, .failedAgeHours:
             "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
         case .intervalSeconds: "a whole number of seconds from 1 to 86400"
@@ -73,6 +76,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             "one of " + CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         case .dryRun: "one of true, false, yes, no, 1, 0, on, off (in any case)"
         case .busyTimeoutMilliseconds: "a whole number of milliseconds from 0 to 600000"
+        case .lockName: "a name without NUL characters (empty: the storage path)"
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupPostgres
 import Foundation
 
 struct IndexCommand: ParsableCommand {
@@ -21,12 +22,17 @@ struct IndexCommand: ParsableCommand {
             Exit codes: 0 done, 65 no export_jobs table or an index of that name with another definition, \
             66 missing database, 75 locked.
 
+            On PostgreSQL the index is ON export_jobs (id) WHERE status = 'failed' AND file_path IS NOT NULL, \
+            built with CREATE INDEX CONCURRENTLY (the application's writes go on meanwhile); the output shows \
+            the plan the failed rule's query gets (EXPLAIN).
+
             Examples:
               export-cleanup index --db /srv/app/app.db
               export-cleanup index --db /srv/app/app.db --create
+              export-cleanup index --db 'postgresql://cleanup@db.internal/app' --create
             """)
 
-    @Option(help: ArgumentHelp("The application's SQLite database (default: $EXPORT_CLEANUP_DATABASE, else ./exports.db).", valueName: "path"))
+    @Option(help: ArgumentHelp("The application's SQLite database or PostgreSQL connection string (default: $EXPORT_CLEANUP_DATABASE, else ./exports.db).", valueName: "path|uri"))
     var db: String?
 
     @Flag(help: "Create the indexes that are absent (one transaction).")
@@ -37,6 +43,9 @@ struct IndexCommand: ParsableCommand {
 
     func run() throws {
         let path = db ?? defaultDatabasePath()
+        if let target = PostgresConnectionString(path) {
+            return try PostgresCommands.index(target, create: create, busyTimeoutMs: busyTimeoutMs)
+        }
         let store: SQLiteJobStore
         let states: [(index: SQLiteJobStore.OptionalIndex, state: SQLiteJobStore.IndexState)]
         do {

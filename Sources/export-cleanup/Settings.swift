@@ -10,7 +10,7 @@ struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The configuration file (KEY=value lines).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The application's SQLite database (EXPORT_CLEANUP_DATABASE; default ./exports.db).", valueName: "path"))
+    @Option(help: ArgumentHelp("The application's SQLite database, or a PostgreSQL connection string: postgresql://user@host/db, host=... dbname=... (EXPORT_CLEANUP_DATABASE; default ./exports.db).", valueName: "path|uri"))
     var db: String?
 
     @Option(help: ArgumentHelp("The storage directory (EXPORT_STORAGE_PATH; default ./exports).", valueName: "dir"))
@@ -28,6 +28,9 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("busy-timeout-ms"), help: "Milliseconds to wait for a locked database (default 5000).")
     var busyTimeoutMs: String?
 
+    @Option(name: .customLong("lock-name"), help: "PostgreSQL: the name of the cluster-wide sweep lock (EXPORT_CLEANUP_LOCK_NAME; default the storage path).")
+    var lockName: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -38,7 +41,7 @@ struct SettingsOptions: ParsableArguments {
     var flags: [String: String] {
         var flags: [SettingKey: String?] = [
             .databasePath: db, .storagePath: storage, .retentionHours: retentionHours, .failedAgeHours: failedAgeHours,
-            .batchSize: batchSize, .busyTimeoutMilliseconds: busyTimeoutMs, .logLevel: logLevel,
+            .batchSize: batchSize, .busyTimeoutMilliseconds: busyTimeoutMs, .logLevel: logLevel, .lockName: lockName,
         ]
         flags = flags.filter { $0.value != nil }
         return Dictionary(uniqueKeysWithValues: flags.compactMap { key, value in value.map { (key.rawValue, $0) } })

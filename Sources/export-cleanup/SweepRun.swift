@@ -14,9 +14,11 @@ enum SweepRun {
         var after: StorageStatistics?
 
         /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
-        /// refused; 75 aborted on a locked database.
+        /// refused; 75 aborted on a locked database or a lost PostgreSQL connection.
         var exitCode: ExitCode {
-            if let code = report.abortCode { return code == JobStoreError.Code.busy.rawValue ? Exit.temporary : Exit.software }
+            if let code = report.abortCode {
+                return [JobStoreError.Code.busy.rawValue, JobStoreError.Code.unavailable.rawValue].contains(code) ? Exit.temporary : Exit.software
+            }
             let total = report.total
             return total.failed + total.refused > 0 ? Exit.partial : Exit.ok
         }
@@ -28,13 +30,19 @@ enum SweepRun {
     static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
                      isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
-        let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
+        let opened: (store: any JobStore & ClusterSweepLock, directory: OpenStorageDirectory)
         do {
             opened = try open(settings)
         } catch {
             throw fail(error.message, code: error.exitCode)
         }
         let (store, directory) = opened
+        guard try takeClusterLock(store, settings, wait: wait, logger: logger, isCancelled: isCancelled) else {
+            var report = SweepReport(sweepID: Sweeper.makeSweepID(), dryRun: false, startedAt: .now(), now: .now())
+            report.interrupted = true
+            return Outcome(storagePath: settings.storagePath, report: report)
+        }
+        defer { store.releaseSweepLock(named: lockName(settings)) }
         let before = statistics ? try? directory.statistics() : nil
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
@@ -45,15 +53,13 @@ enum SweepRun {
 
     /// Opens the job store (checking its schema, read-only for a dry run) and the storage directory, as a sweep
     /// needs them; shared by `sweep` and the daemon, which opens them anew for every sweep.
-    static func open(_ settings: CleanupSettings) throws(Daemon.StartError) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
-        let store: SQLiteJobStore
+    static func open(_ settings: CleanupSettings) throws(Daemon.StartError) -> (store: any JobStore & ClusterSweepLock, directory: OpenStorageDirectory) {
+        let store: any JobStore & ClusterSweepLock
         do {
-            store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                       readOnly: settings.dryRun)
+            store = try openStore(settings)
             try store.verifySchema()
         } catch {
-            let errno: Int32 = error.code == .databaseMissing ? ENOENT : error.code == .busy ? EBUSY : EINVAL
-            throw Daemon.StartError(message: error.message, errno: errno, exitCode: exitCode(for: error))
+            throw startError(error)
         }
         do {
             return (store, try StorageDirectory(path: settings.storagePath).open())
@@ -68,7 +74,10 @@ enum SweepRun {
         case .missingTable, .missingColumn: return Exit.dataError
         case .busy: return Exit.temporary
         case .cannotOpen: return Exit.noInput
-        case .sqlite: return Exit.software
+        case .sqlite, .serverError: return Exit.software
+        case .wrongColumnType: return Exit.dataError
+        case .permissionDenied: return Exit.noPermission
+        case .unavailable: return Exit.temporary
         }
     }
 }

@@ -39,13 +39,14 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_LOG_LEVEL": "info",
                     "EXPORT_CLEANUP_DRY_RUN": "false",
                     "EXPORT_CLEANUP_BUSY_TIMEOUT_MS": "5000",
+                    "EXPORT_CLEANUP_LOCK_NAME": "",
                 ])
         }
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
-                "--batch-size", "--log-level", "--dry-run", "--busy-timeout-ms",
+                "--batch-size", "--log-level", "--dry-run", "--busy-timeout-ms", "--lock-name",
             ])
         }
 
@@ -117,6 +118,7 @@ extension ConfigurationTests {
             .logLevel: ("WARNING", "warning"),
             .dryRun: ("Yes", "true"),
             .busyTimeoutMilliseconds: ("0", "0"),
+            .lockName: ("shared-exports", "shared-exports"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -220,6 +222,8 @@ extension ConfigurationTests {
                 valid(.storagePath, "/srv/exports"), valid(.storagePath, " spaced "), valid(.storagePath, "relative"),
                 invalid(.storagePath, ""), invalid(.storagePath, "a\u{0}b"),
                 valid(.databasePath, "/var/lib/x.db"), invalid(.databasePath, ""), invalid(.databasePath, "\u{0}"),
+                valid(.databasePath, "postgresql://cleanup@db/app?sslmode=verify-full"),
+                valid(.lockName, "exports-eu"), valid(.lockName, "", ""), invalid(.lockName, "a\u{0}b"),
             ]
 
         @Test(arguments: hourCases + integerCases + otherCases)
