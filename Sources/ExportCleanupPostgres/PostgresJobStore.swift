@@ -184,14 +184,18 @@ public final class PostgresJobStore: JobStore {
 
     static func parameter(_ instant: UTCInstant) -> String { instant.databaseText + "+00" }
 
-    /// The candidate query of a rule, with or without a cursor. Parameters: $1 cutoff, $2 now, $3 and $4 the
-    /// readable bounds, $5 limit, $6 the cursor (the last id read).
-    func candidatesSQL(for rule: CleanupRule, cursor: Bool) -> String {
-        let columns = (Self.textColumns + Self.timestampColumns).joined(separator: ", ")
+    /// The candidate query of a rule and its parameters: completed `$1` cutoff, `$2` now, `$3`/`$4` the readable
+    /// bounds, `$5` limit, `$6` the cursor (the last id read); failed the same without now.
+    func candidatesQuery(for rule: CleanupRule, cutoff: UTCInstant, now: UTCInstant, limit: Int, after last: String?) -> (sql: String, parameters: [String?]) {
+        var parameters: [String?] = [Self.parameter(cutoff)]
+        if rule == .completed { parameters.append(Self.parameter(now)) }
+        let from = "$\(parameters.count + 1)", until = "$\(parameters.count + 2)", limitParameter = "$\(parameters.count + 3)"
+        parameters += [Self.readableFrom, Self.readableUntil, String(limit)]
+        let after = last == nil ? "" : " AND id > $\(parameters.count + 1)"
+        if let last { parameters.append(last) }
         func readable(_ column: String) -> String {
-            "\(column) >= $3::\(castType(column)) AND \(column) < $4::\(castType(column))"
+            "\(column) >= \(from)::\(castType(column)) AND \(column) < \(until)::\(castType(column))"
         }
-        let after = cursor ? " AND id > $6" : ""
         let filter: String
         switch rule {
         case .completed:
@@ -208,22 +212,24 @@ public final class PostgresJobStore: JobStore {
                   AND (\(readable("created_at")) AND created_at > $1::\(castType("created_at"))) IS NOT TRUE
                 """
         }
-        return "SELECT \(columns) FROM \(Self.table) WHERE \(filter) ORDER BY id LIMIT $5"
+        let columns = (Self.textColumns + Self.timestampColumns).joined(separator: ", ")
+        return ("SELECT \(columns) FROM \(Self.table) WHERE \(filter) ORDER BY id LIMIT \(limitParameter)", parameters)
     }
 
     public func candidates(for rule: CleanupRule, cutoff: UTCInstant, now: UTCInstant, after cursor: JobCursor?, limit: Int) throws(JobStoreError)
         -> (jobs: [ExportJob], next: JobCursor?)
     {
-        var parameters: [String?] = [Self.parameter(cutoff), Self.parameter(now), Self.readableFrom, Self.readableUntil, String(limit)]
+        var last: String?
         if let cursor {
-            guard let last = cursors[cursor.key] else {
+            guard let position = cursors[cursor.key] else {
                 throw JobStoreError(.serverError, path: target.masked, message: "internal error: unknown cursor \(cursor.key) for \(rule.rawValue) jobs")
             }
-            parameters.append(last)
+            last = position
         }
         let rows: [[String?]]
         do {
-            rows = try connection.query(candidatesSQL(for: rule, cursor: cursor != nil), parameters).rows
+            let query = candidatesQuery(for: rule, cutoff: cutoff, now: now, limit: limit, after: last)
+            rows = try connection.query(query.sql, query.parameters).rows
         } catch {
             throw Self.map(error, target: target, doing: "read \(rule.rawValue) jobs")
         }

@@ -105,9 +105,8 @@ extension PostgresJobStore {
     /// The plan of the failed rule's first batch (`EXPLAIN`), one line per node, for `export-cleanup index`.
     public func failedQueryPlan(now: UTCInstant = .now(), limit: Int = 500) throws(JobStoreError) -> [String] {
         do {
-            return try connection.query("EXPLAIN " + candidatesSQL(for: .failed, cursor: false), [
-                Self.parameter(now), Self.parameter(now), Self.readableFrom, Self.readableUntil, String(limit),
-            ]).rows.compactMap { $0.first ?? nil }
+            let query = candidatesQuery(for: .failed, cutoff: now, now: now, limit: limit, after: nil)
+            return try connection.query("EXPLAIN " + query.sql, query.parameters).rows.compactMap { $0.first ?? nil }
         } catch {
             throw Self.map(error, target: target, doing: "explain the failed rule's query")
         }

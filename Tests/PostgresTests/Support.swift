@@ -203,8 +203,8 @@ final class PGFixture {
     let name: String
     let tmp: TemporaryDirectory
     let storage: String
-    /// The test's own session (the "application").
-    let db: PostgresConnection
+    /// The test's own session (the "application"); ``reconnect()`` after a server restart.
+    private(set) var db: PostgresConnection
 
     /// One job as the fixture wrote it.
     struct Job {
@@ -231,6 +231,9 @@ final class PGFixture {
     }
 
     deinit { cluster.dropDatabase(name) }
+
+    /// A new session for the test (after the server was restarted).
+    func reconnect() throws { db = try cluster.connect(database: name) }
 
     /// The connection URI of this database.
     var uri: String { cluster.uri(database: name) }
