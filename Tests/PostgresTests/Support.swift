@@ -366,6 +366,12 @@ final class PGFixture {
         return Array(problems.prefix(limit)) + (problems.count > limit ? ["... \(problems.count - limit) more"] : [])
     }
 
+    /// Rows that name a file that is gone (must never happen while the application may change rows, except for
+    /// a row the test made without a file).
+    func rowsNamingMissingFiles() throws -> [String] {
+        try rows().filter { _, row in row.filePath.map { $0.hasPrefix(storage + "/") && !fileExists($0) } ?? false }.map(\.key).sorted()
+    }
+
     /// Counts of due jobs: (file gone, record updated).
     func progress() throws -> (filesGone: Int, recordsUpdated: Int) {
         let rows = try rows()
