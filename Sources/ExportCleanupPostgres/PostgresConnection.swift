@@ -123,24 +123,26 @@ public final class PostgresConnection {
     /// `"name"`, quoted as an SQL identifier.
     public static func identifier(_ name: String) -> String { "\"" + name.replacingAll("\"", with: "\"\"") + "\"" }
 
-    /// A text array literal for a `$n::text[]` parameter: `{"a","b",NULL}`.
+    /// A text array literal for a `$n::text[]` parameter: `{"a","b",NULL}` (built byte by byte: a batch's
+    /// arrays hold tens of thousands of values).
     public static func arrayLiteral(_ values: [String?]) -> String {
-        var text = "{"
-        text.reserveCapacity(values.count * 24)
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(values.count * 32 + 2)
         for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let value else {
-                text += "NULL"
+                bytes += "NULL".utf8
                 continue
             }
-            text += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { text += "\\" }
-                text.unicodeScalars.append(character)
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: - Internals

@@ -9,7 +9,8 @@ import Foundation
 ///   TLS as in every PostgreSQL tool), `application_name` `export-cleanup@<host>:<pid>`, and pins the session:
 ///   `TimeZone` UTC and `DateStyle` ISO (timestamps are read and compared as UTC whatever the server's or the
 ///   role's time zone), `lock_timeout` the busy timeout, server-side TCP keepalives (a vanished host's session,
-///   and its sweep lock, end within about a minute). A dry run's session is read-only.
+///   and its sweep lock, end within about a minute), and `synchronous_commit` at least `on` (a claim is durable
+///   before its file is removed). A dry run's session is read-only.
 /// - Reads candidates by keyset pagination on the primary key `id` in the column's own collation, so the primary
 ///   key index (or the optional partial index of ``failedIndex``) gives the order; rows whose timestamps are
 ///   readable and not due are left out in SQL, with the same notion of "readable" as ``StoredDateTime``
@@ -97,6 +98,11 @@ public final class PostgresJobStore: JobStore {
         if options.readOnly { session.append("SET default_transaction_read_only = on") }
         do {
             try connection.execute(session.joined(separator: "; "))
+            // A claim must be durable before its file goes: a server crash must not undo a claim whose files were
+            // removed. A stronger setting of the server (remote_write, remote_apply) is kept.
+            if try connection.query("SHOW synchronous_commit").scalar == "off" {
+                try connection.execute("SET synchronous_commit = on")
+            }
             qualifiedTable = try connection.query("SELECT to_regclass($1)::text", [Self.table]).scalar
             if qualifiedTable != nil {
                 let rows = try connection.query("""

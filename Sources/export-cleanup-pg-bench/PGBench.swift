@@ -23,7 +23,7 @@ struct PGBench: ParsableCommand {
 
               swift build -c release && scripts/pg-bench.sh --jobs 200000
             """,
-        subcommands: [RunCommand.self, FloorCommand.self], defaultSubcommand: RunCommand.self)
+        subcommands: [RunCommand.self, FloorCommand.self, GenerateCommand.self], defaultSubcommand: RunCommand.self)
 }
 
 struct RunCommand: ParsableCommand {
@@ -70,6 +70,22 @@ struct RunCommand: ParsableCommand {
         print("all runs, wall s: sweep \(sweeps.map { fmt($0.wall) }.joined(separator: " ")); floor \(floors.map { fmt($0.wall) }.joined(separator: " ")); "
               + "nothing due \(steady.map { fmt($0.wall) }.joined(separator: " "))")
         print("end states identical (rows by status and file_path, files left): yes")
+    }
+}
+
+/// One data set laid out, for profiling a sweep by hand: the table in --db, the files in --dir/exports.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Lays out one data set (table and files) and exits.")
+
+    @Option(help: "The PostgreSQL database (its export_jobs table is replaced).") var db: String
+    @Option(help: "A working directory; the files go to DIR/exports.") var dir: String
+    @Option(help: "Jobs in the data set.") var jobs = 200_000
+
+    func run() throws {
+        guard let target = PostgresConnectionString(db) else { throw ValidationError("--db must be a PostgreSQL connection string") }
+        let bench = try Bench(target: target, root: dir, binary: "", jobs: jobs)
+        try bench.layOut()
+        print("laid out \(jobs) jobs: export-cleanup sweep --db '\(target.masked)' --storage \(bench.storage)")
     }
 }
 

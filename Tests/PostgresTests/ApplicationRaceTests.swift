@@ -97,11 +97,11 @@ extension Postgres {
                 if let path = row[1] { #expect(fileExists(path), "seed \(seed): \(id)'s file was removed after the application's change committed") }
                 fixture.replace(id, status: row[0] ?? "", filePath: row[1])
             }
-            #expect(try fixture.violations(.interrupted) == [], "seed \(seed)")
+            try fixture.expectNoViolations(.interrupted, "seed \(seed)")
             // Everything else due is swept by the next sweep (the race sweep already did most of it).
             let clean = try Binary.sweep(fixture)
             #expect(clean.status == 0, "seed \(seed): \(clean.stderr.suffix(2000))")
-            #expect(try fixture.violations(.final) == [], "seed \(seed)")
+            try fixture.expectNoViolations(.final, "seed \(seed)")
         }
     }
 }

@@ -42,7 +42,7 @@ extension Postgres {
             let good = try Binary.run(["sweep", "--db", fixture.cluster.uri(database: fixture.name, user: "app_pw"), "--storage", fixture.storage,
                                        "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr"], environment: ["PGPASSFILE": passfile])
             #expect(good.status == 0, "\(good.stderr)")
-            #expect(try fixture.violations(.final) == [])
+            try fixture.expectNoViolations(.final)
         }
 
         @Test func aPasswordInTheConnectionStringIsNeverShown() throws {
@@ -60,7 +60,7 @@ extension Postgres {
             let everything = listener.all.joined(separator: "\n") + daemon.stderr
             #expect(!everything.contains(PostgresCluster.password), "\(everything)")
             #expect(everything.contains("app_pw:***@"), "\(everything)")
-            #expect(try fixture.violations(.final) == [])
+            try fixture.expectNoViolations(.final)
         }
 
         @Test func aMissingDatabaseOrServerHasItsOwnExitCode() throws {
@@ -93,14 +93,14 @@ extension Postgres {
             #expect(status == 75, "\(sweep.stderr)")
             #expect(sweep.stderr.contains("lost the connection to PostgreSQL"), "\(sweep.stderr)")
             try fixture.reconnect()
-            #expect(try fixture.violations(.interrupted) == [])
+            try fixture.expectNoViolations(.interrupted)
             let (gone, updated) = try fixture.progress()
             print("[postgres] the restart stopped the sweep after \(updated) of 5200 records (\(gone) files gone)")
             #expect(updated < 5200)
 
             let clean = try Binary.sweep(fixture)
             #expect(clean.status == 0, "\(clean.stderr)")
-            #expect(try fixture.violations(.final) == [])
+            try fixture.expectNoViolations(.final)
         }
 
         /// The daemon keeps running while the server is away and sweeps again when it is back.
@@ -120,7 +120,7 @@ extension Postgres {
             #expect(daemon.process.isRunning)
             daemon.signal(SIGTERM)
             #expect(daemon.waitForExit(timeout: 20) == 0)
-            #expect(try fixture.violations(.final) == [])
+            try fixture.expectNoViolations(.final)
         }
     }
 }

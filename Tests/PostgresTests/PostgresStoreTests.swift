@@ -116,6 +116,23 @@ extension Postgres {
             }
         }
 
+        /// Values that need quoting in a text array (`"`, `\`, `,`, braces, spaces, the word NULL) are claimed like any other.
+        @Test func claimsOfValuesThatNeedQuoting() throws {
+            let fixture = try PGFixture()
+            let old = PGFixture.text(hoursAgo: 48)
+            let ids = ["a\"b", "a\\b", "a,b", "{x}", "NULL", " sp ", "é", ""]
+            try fixture.add(ids.map { (.init(id: $0, exportType: "t\"\\,{}", status: "completed", filePath: .text("p \"\\,{NULL}"), createdAt: old, completedAt: old), .completed) })
+            let store = try Self.store(fixture)
+            try store.verifySchema()
+            let now = UTCInstant.now()
+            let (jobs, _) = try store.candidates(for: .completed, cutoff: RetentionPolicy().cutoff(for: .completed, now: now), now: now, after: nil, limit: 100)
+            #expect(Set(jobs.map(\.id)) == Set(ids))
+            let claims = jobs.map { JobClaim(job: $0, rule: .completed) }
+            #expect(try store.claim(claims) == Array(repeating: true, count: ids.count))
+            #expect(try store.isClaimed(claims) == Array(repeating: true, count: ids.count))
+            #expect(try fixture.rows().values.allSatisfy { $0.status == "expired" && $0.filePath == nil })
+        }
+
         @Test func timestampsAreReadExactlyAndUnreadableOnesAreReturned() throws {
             for type in ["TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP WITH TIME ZONE"] {
                 let fixture = try PGFixture(timestampType: type)

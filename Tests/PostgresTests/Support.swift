@@ -77,7 +77,7 @@ final class PostgresCluster: Sendable {
     /// Starts the server (also after ``stop()``).
     func start() throws(TestFailure) {
         let options = "-c listen_addresses='' -c unix_socket_directories='\(socketDirectory)' -c port=5432 -c fsync=off "
-            + "-c synchronous_commit=off -c full_page_writes=off -c TimeZone=Pacific/Kiritimati -c max_connections=60 "
+            + "-c full_page_writes=off -c TimeZone=Pacific/Kiritimati -c max_connections=60 "
             + "-c shared_buffers=32MB -c log_min_messages=warning"
         try runAsNobody([Self.bin + "/pg_ctl", "-D", dataDirectory, "-l", logFile, "-w", "-t", "60", "-o", options, "start"])
     }
@@ -364,6 +364,12 @@ final class PGFixture {
             for path in listed.subtracting(keptFiles).sorted() { problems.append("file left behind: \(path)") }
         }
         return Array(problems.prefix(limit)) + (problems.count > limit ? ["... \(problems.count - limit) more"] : [])
+    }
+
+    /// Records an issue listing the violated invariants, if any.
+    func expectNoViolations(_ phase: Phase, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let found = try violations(phase)
+        #expect(found.isEmpty, "\(comment) \(found)", sourceLocation: sourceLocation)
     }
 
     /// Rows that name a file that is gone (must never happen while the application may change rows, except for
