@@ -42,7 +42,7 @@ let package = Package(
         // The PostgreSQL job store (libpq), its cluster-wide sweep lock and optional index, the demo table there.
         .target(
             name: "ExportCleanupPostgres",
-            dependencies: ["ExportCleanup", "ExportStorage", "CLibpq", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ExportCleanup", "CLibpq", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // libsystemd (sd_notify, sd_journal_sendv).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),

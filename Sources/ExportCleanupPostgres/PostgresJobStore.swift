@@ -125,7 +125,7 @@ public final class PostgresJobStore: JobStore {
     // MARK: - Schema
 
     public func verifySchema() throws(JobStoreError) {
-        let where_ = "'\(target.masked)'"
+        let database = "'\(target.masked)'"
         guard let qualifiedTable else {
             let tables = (try? connection.query("""
                 SELECT string_agg(n.nspname || '.' || c.relname, ', ' ORDER BY n.nspname, c.relname) FROM pg_class c
@@ -134,13 +134,13 @@ public final class PostgresJobStore: JobStore {
                 """).scalar) ?? nil
             let path = (try? connection.query("SHOW search_path").scalar) ?? nil
             throw JobStoreError(.missingTable, path: target.masked, table: Self.table,
-                                message: "database \(where_) has no table '\(Self.table)' on its search_path (\(path ?? "?"); tables there: \(tables ?? "none")): "
+                                message: "database \(database) has no table '\(Self.table)' on its search_path (\(path ?? "?"); tables there: \(tables ?? "none")): "
                                     + "point --db at the application's database, or add options=-csearch_path=<schema> to the connection string")
         }
         for column in Self.textColumns + Self.timestampColumns {
             guard let type = columnTypes[column] else {
                 throw JobStoreError(.missingColumn, path: target.masked, table: Self.table, column: column,
-                                    message: "table '\(qualifiedTable)' in \(where_) has no column '\(column)': the application's schema is needed "
+                                    message: "table '\(qualifiedTable)' in \(database) has no column '\(column)': the application's schema is needed "
                                         + "(columns found: \(columnTypes.keys.sorted().joined(separator: ", ")))")
             }
             let timestamp = Self.timestampColumns.contains(column)
@@ -149,7 +149,7 @@ public final class PostgresJobStore: JobStore {
                 let expected = timestamp ? "timestamp without time zone (UTC wall time, as SQLAlchemy's DateTime creates it) or timestamp with time zone"
                     : "character varying or text"
                 throw JobStoreError(.wrongColumnType, path: target.masked, table: Self.table, column: column,
-                                    message: "column '\(column)' of '\(qualifiedTable)' in \(where_) is of type \(type); export-cleanup reads \(expected): "
+                                    message: "column '\(column)' of '\(qualifiedTable)' in \(database) is of type \(type); export-cleanup reads \(expected): "
                                         + "this is not the application's schema")
             }
         }
@@ -172,7 +172,7 @@ public final class PostgresJobStore: JobStore {
         if !missing.isEmpty {
             let role = (try? connection.query("SELECT current_user").scalar) ?? nil
             throw JobStoreError(.permissionDenied, path: target.masked, table: Self.table,
-                                message: "role '\(role ?? "?")' lacks \(missing.joined(separator: ", ")) on '\(qualifiedTable)' in \(where_): "
+                                message: "role '\(role ?? "?")' lacks \(missing.joined(separator: ", ")) on '\(qualifiedTable)' in \(database): "
                                     + "GRANT SELECT, UPDATE ON \(qualifiedTable) TO \(role.map(PostgresConnection.identifier) ?? "<role>")")
         }
     }
