@@ -13,8 +13,10 @@ let package = Package(
         .library(name: "ExportCleanup", targets: ["ExportCleanup"]),
         .library(name: "SystemdSupport", targets: ["SystemdSupport"]),
         .library(name: "ExportCleanupConfig", targets: ["ExportCleanupConfig"]),
+        .library(name: "ExportCleanupPostgres", targets: ["ExportCleanupPostgres"]),
         .executable(name: "export-cleanup", targets: ["export-cleanup"]),
         .executable(name: "export-cleanup-bench", targets: ["export-cleanup-bench"]),
+        .executable(name: "export-cleanup-pg-bench", targets: ["export-cleanup-pg-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -41,7 +43,14 @@ let package = Package(
         // The application's schema and writer, and the demo: used by the demo command, the benchmark and the tests.
         .target(
             name: "ExportCleanupDemo",
-            dependencies: ["ExportCleanup", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ExportCleanup", "ExportCleanupPostgres", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // libpq, PostgreSQL's client library.
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The PostgreSQL job store (libpq), its cluster-wide sweep lock and optional index, the demo table there.
+        .target(
+            name: "ExportCleanupPostgres",
+            dependencies: ["ExportCleanup", "CLibpq", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // libsystemd (sd_notify, sd_journal_sendv).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
@@ -58,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup",
             dependencies: [
-                "CoreSupport", "ExportStorage", "ExportCleanup", "ExportCleanupDemo", "SystemdSupport", "ExportCleanupConfig", "CEarlySignals",
+                "CoreSupport", "ExportStorage", "ExportCleanup", "ExportCleanupDemo", "SystemdSupport", "ExportCleanupConfig", "ExportCleanupPostgres", "CEarlySignals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -71,6 +80,15 @@ let package = Package(
                 "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        // The PostgreSQL benchmark: a sweep at --jobs against its floor, on a private cluster (scripts/pg-bench.sh).
+        .executableTarget(
+            name: "export-cleanup-pg-bench",
+            dependencies: [
+                "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportCleanupPostgres", "ExportStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(name: "CoreSupportTests", dependencies: ["CoreSupport"], swiftSettings: strict),
@@ -116,6 +134,15 @@ let package = Package(
             dependencies: [
                 "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportStorage", "ExportCleanupConfig", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The PostgreSQL store, the binary on PostgreSQL, several daemons on one table: a private cluster (initdb +
+        // pg_ctl as uid 65534, unix socket only) started once for the target.
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: [
+                "export-cleanup", "ExportCleanup", "ExportCleanupDemo", "ExportCleanupPostgres", "ExportStorage", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

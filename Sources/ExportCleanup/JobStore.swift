@@ -77,6 +77,13 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case ioError
         /// Any other error of the database engine (the cause says which).
         case failed
+        /// A column has a type cleanup cannot read (PostgreSQL: e.g. an integer `created_at`).
+        case wrongColumnType
+        /// The database server cannot be reached, or the connection was lost (PostgreSQL); temporary.
+        case unavailable
+        /// Another instance holds the cluster-wide sweep lock of this storage directory (PostgreSQL); this round is
+        /// skipped.
+        case sweepLockHeld
     }
 
     /// The database engine's own error, kept as it was reported.
@@ -98,7 +105,7 @@ public struct JobStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// What went wrong.
     public var code: Code
-    /// The database file.
+    /// The database file, or a PostgreSQL connection string with its password masked.
     public var path: String
     /// The table concerned, if any.
     public var table: String?

@@ -31,7 +31,7 @@ public struct CleanupSettings: Sendable, Equatable {
 
     /// The storage directory holding the export files (`EXPORT_STORAGE_PATH`).
     public var storagePath: String
-    /// The path of the SQLite database (`EXPORT_CLEANUP_DATABASE`).
+    /// The SQLite database's path, or a PostgreSQL connection string (`EXPORT_CLEANUP_DATABASE`, default `./exports.db`).
     public var databasePath: String
     /// Hours a completed export is kept (`EXPORT_CLEANUP_RETENTION_HOURS`; > 0, ≤ 87600).
     public var retentionHours: Double
@@ -55,6 +55,8 @@ public struct CleanupSettings: Sendable, Equatable {
     /// The directory where the last sweep's status is kept, or `nil` for none (`EXPORT_CLEANUP_STATE_DIRECTORY`;
     /// when no layer sets it, systemd's `$STATE_DIRECTORY`, see ``resolve(flags:environment:file:)``).
     public var stateDirectory: String?
+    /// PostgreSQL: the name of the cluster-wide sweep lock (`EXPORT_CLEANUP_LOCK_NAME`, default `nil`: the storage path).
+    public var lockName: String?
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -76,7 +78,8 @@ public struct CleanupSettings: Sendable, Equatable {
         dryRun: Bool = false,
         busyTimeoutMilliseconds: Int = 5000,
         metricsFile: String? = nil,
-        stateDirectory: String? = nil
+        stateDirectory: String? = nil,
+        lockName: String? = nil
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -90,6 +93,7 @@ public struct CleanupSettings: Sendable, Equatable {
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.metricsFile = metricsFile
         self.stateDirectory = stateDirectory
+        self.lockName = lockName
     }
 
     /// Where the value of `key` came from.
@@ -113,6 +117,7 @@ public struct CleanupSettings: Sendable, Equatable {
         case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
         case .metricsFile: metricsFile ?? ""
         case .stateDirectory: stateDirectory ?? ""
+        case .lockName: lockName ?? ""
         }
     }
 
@@ -288,6 +293,7 @@ extension CleanupSettings {
         case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
         case .metricsFile: metricsFile = try optionalPath()
         case .stateDirectory: stateDirectory = try optionalPath()
+        case .lockName: lockName = text.isEmpty ? nil : try path()
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
             logLevel = level

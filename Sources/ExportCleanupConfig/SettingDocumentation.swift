@@ -5,7 +5,9 @@ extension SettingKey {
     public var summary: String {
         switch self {
         case .storagePath: "The storage directory holding the export files."
-        case .databasePath: "The application's SQLite database holding the export_jobs table. It is never created."
+        case .databasePath:
+            "The application's SQLite database holding the export_jobs table (never created), or a PostgreSQL connection "
+                + "string (postgresql://user@host/db, or host=... dbname=...)."
         case .retentionHours: "Hours a completed export is kept after its completion (and never removed before its expires_at)."
         case .failedAgeHours: "Hours after its creation at which the partial file of a failed export is removed."
         case .intervalSeconds: "Seconds between two sweeps of the daemon (export-cleanup run)."
@@ -21,6 +23,9 @@ extension SettingKey {
             "The directory where the daemon and the one-shot sweep keep the last sweep's report (last-sweep.json), "
                 + "which export-cleanup status prints. Empty: systemd's $STATE_DIRECTORY (set by StateDirectory= in the "
                 + "units), else none."
+        case .lockName:
+            "PostgreSQL: the name of the cluster-wide sweep lock that lets one instance at a time sweep a storage "
+                + "directory. Empty: the storage path."
         }
     }
 
@@ -28,7 +33,8 @@ extension SettingKey {
     public var notes: String? {
         switch self {
         case .databasePath:
-            "SQLite creates its -journal, -wal and -shm files beside it: the unit's ReadWritePaths= must cover its directory."
+            "SQLite creates its -journal, -wal and -shm files beside it: the unit's ReadWritePaths= must cover its directory. "
+                + "A PostgreSQL password is never shown in logs or STATUS=; give it through PGPASSFILE (docs/INSTALL.md)."
         case .intervalSeconds:
             "export-cleanup status reports the last sweep as stale when it is older than twice this interval; for the "
                 + "timer-driven one-shot sweep set it to the timer's period."

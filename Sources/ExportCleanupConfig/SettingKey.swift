@@ -3,7 +3,7 @@
 public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
     /// The storage directory holding the export files.
     case storagePath = "EXPORT_STORAGE_PATH"
-    /// The path of the SQLite database.
+    /// The SQLite database's path, or a PostgreSQL connection string. Default `./exports.db`.
     case databasePath = "EXPORT_CLEANUP_DATABASE"
     /// Hours a completed export is kept.
     case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
@@ -25,6 +25,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case metricsFile = "EXPORT_CLEANUP_METRICS_FILE"
     /// The directory keeping the last sweep's status (empty: systemd's `$STATE_DIRECTORY`, else none).
     case stateDirectory = "EXPORT_CLEANUP_STATE_DIRECTORY"
+    /// PostgreSQL: the name of the cluster-wide sweep lock. Default empty: the storage path.
+    case lockName = "EXPORT_CLEANUP_LOCK_NAME"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -56,7 +58,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     public var allowedValues: String {
         switch self {
         case .storagePath: "a non-empty directory path without NUL characters"
-        case .databasePath: "a non-empty file path without NUL characters"
+        case .databasePath: "a non-empty file path or PostgreSQL connection string without NUL characters"
         case .retentionHours, .failedAgeHours:
             "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
         case .intervalSeconds: "a whole number of seconds from 1 to 86400"
@@ -68,6 +70,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .busyTimeoutMilliseconds: "a whole number of milliseconds from 0 to 600000"
         case .metricsFile: "a file path without NUL characters, or empty for none"
         case .stateDirectory: "a directory path without NUL characters, or empty for the default"
+        case .lockName: "a name without NUL characters (empty: the storage path)"
         }
     }
 

@@ -20,7 +20,8 @@ package enum DemoEnvironment {
     }
 
     /// Creates (or re-creates) a demo in `directory`. A non-empty directory without the demo marker is refused.
-    package static func create(in directory: String, now: UTCInstant = .now()) throws -> Layout {
+    /// - Parameter writeRows: writes the jobs elsewhere (PostgreSQL) instead of creating `exports.db`.
+    package static func create(in directory: String, now: UTCInstant = .now(), writeRows: (([ApplicationDatabase.Row]) throws -> Void)? = nil) throws -> Layout {
         let fm = FileManager.default
         let database = directory + "/exports.db"
         let storagePath = directory + "/exports"
@@ -92,8 +93,11 @@ package enum DemoEnvironment {
                 completedAt: .integer(1_700_145_022), "completed_at is an INTEGER: kept and reported, not guessed at")
         try add("exp_bf1a2b3c4d5e", "mappings", .json, status: "expired", createdHoursAgo: 200, completedHoursAgo: 199, file: false,
                 "expired earlier: never touched")
-        let db = try ApplicationDatabase(creatingAt: database)
-        try db.insert(rows)
+        if let writeRows {
+            try writeRows(rows)
+        } else {
+            try ApplicationDatabase(creatingAt: database).insert(rows)
+        }
         return Layout(directory: directory, database: database, storage: storagePath, story: story)
     }
 }

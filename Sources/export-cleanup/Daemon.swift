@@ -3,6 +3,7 @@ import CoreSupport
 import Dispatch
 import ExportCleanup
 import ExportCleanupConfig
+import ExportCleanupPostgres
 import ExportStorage
 import Foundation
 import Logging
@@ -77,8 +78,9 @@ final class Daemon: @unchecked Sendable {
     static func check(_ settings: CleanupSettings, startup: Bool = false) throws(Failure) {
         if startup && !settings.dryRun {
             let databaseDirectory = (settings.databasePath as NSString).deletingLastPathComponent
-            for (path, what) in [(settings.storagePath, "the storage directory"), (settings.databasePath, "the database"),
-                                 (databaseDirectory.isEmpty ? "." : databaseDirectory, "the database's directory (SQLite writes its journal there)")]
+            let sqliteFiles = [(settings.databasePath, "the database"),
+                               (databaseDirectory.isEmpty ? "." : databaseDirectory, "the database's directory (SQLite writes its journal there)")]
+            for (path, what) in [(settings.storagePath, "the storage directory")] + (PostgresConnectionString.recognizes(settings.databasePath) ? [] : sqliteFiles)
             where access(path, F_OK) == 0 && access(path, W_OK) != 0 {
                 let code = errno
                 throw Failure(exitCode: Exit.noPermission, errno: code,
@@ -101,8 +103,8 @@ final class Daemon: @unchecked Sendable {
             startWatchdog()
             heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
             notifier.ready()
-            logger.info("export-cleanup started: database \(settings.databasePath), storage \(settings.storagePath), every \(settings.intervalSeconds) s", metadata: [
-                "message_id": "\(MessageID.daemonStarted)", "export_database": "\(settings.databasePath)",
+            logger.info("export-cleanup started: database \(SweepRun.shownDatabase(settings)), storage \(settings.storagePath), every \(settings.intervalSeconds) s", metadata: [
+                "message_id": "\(MessageID.daemonStarted)", "export_database": "\(SweepRun.shownDatabase(settings))",
                 "export_storage": "\(settings.storagePath)", "export_interval_seconds": "\(settings.intervalSeconds)",
                 "export_retention_hours": "\(settings.retentionHours)", "export_failed_age_hours": "\(settings.failedAgeHours)",
                 "export_dry_run": "\(settings.dryRun)",
@@ -154,6 +156,9 @@ final class Daemon: @unchecked Sendable {
         heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
         do {
             let (store, directory) = try SweepRun.open(settings)
+            // Another instance sweeps this storage directory (PostgreSQL): skip this round.
+            if let holder = try SweepRun.tryClusterLock(store, settings) { return .success(SweepRun.skippedReport(holder, logger: logger)) }
+            defer { store.releaseSweepLock(named: SweepRun.lockName(settings)) }
             let sweeper = Sweeper(store: store, storage: directory, logger: logger, problemMemory: problemMemory)
             let report = try sweeper.sweep(
                 options: settings.sweepOptions(wait: true),
@@ -182,6 +187,7 @@ final class Daemon: @unchecked Sendable {
             let what = report.dryRun ? "would remove" : "removed"
             lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
             if let aborted = report.abortedBy { lastResult = "Last sweep \(time) UTC aborted: \(aborted)" }
+            if report.abortCode == .sweepLockHeld { lastResult = "Skipped \(time) UTC: \(report.abortedBy ?? "another instance sweeps")" }
         case .failure(let error):
             lastResult = "Last sweep \(time) UTC failed: \(error.message)"
             logger.error("sweep could not run: \(error.message); retrying at the next interval", metadata: [
@@ -217,7 +223,7 @@ final class Daemon: @unchecked Sendable {
             settings = fresh
             logger.logLevel = fresh.loggerLevel
             logger.info("configuration reloaded", metadata: [
-                "message_id": "\(MessageID.configurationReloaded)", "export_database": "\(fresh.databasePath)",
+                "message_id": "\(MessageID.configurationReloaded)", "export_database": "\(SweepRun.shownDatabase(fresh))",
                 "export_storage": "\(fresh.storagePath)", "export_interval_seconds": "\(fresh.intervalSeconds)",
                 "export_retention_hours": "\(fresh.retentionHours)", "export_failed_age_hours": "\(fresh.failedAgeHours)",
             ])

@@ -63,6 +63,9 @@ struct Failure: Error, CustomStringConvertible {
         case .busy: return (Exit.temporary, EBUSY)
         case .ioError: return (Exit.ioError, EIO)
         case .failed: return (Exit.software, EIO)
+        case .wrongColumnType: return (Exit.dataError, EINVAL)
+        case .unavailable: return (Exit.temporary, ECONNREFUSED)
+        case .sweepLockHeld: return (Exit.temporary, EBUSY)
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExportCleanup
+import ExportCleanupPostgres
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,10 +24,15 @@ struct IndexCommand: ParsableCommand {
             The database and the busy timeout come from the flags, the environment and the configuration file, \
             as for sweep (exit 78 on a configuration error).
 
+            On PostgreSQL the index is ON export_jobs (id) WHERE status = 'failed' AND file_path IS NOT NULL, \
+            built with CREATE INDEX CONCURRENTLY (the application's writes go on meanwhile); the output shows \
+            the plan the failed rule's query gets (EXPLAIN).
+
             Examples:
               export-cleanup index --db /srv/app/app.db
               export-cleanup index --db /srv/app/app.db --create
               export-cleanup index --config /etc/export-cleanup/export-cleanup.conf
+              export-cleanup index --db 'postgresql://cleanup@db.internal/app' --create
             """)
 
     @OptionGroup var file: ConfigFileOption
@@ -39,6 +45,9 @@ struct IndexCommand: ParsableCommand {
     func run() throws {
         let settings = try loadSettings(config: file.config, flags: database.flags.merging(busyTimeout.flags) { $1 })
         let path = settings.databasePath
+        if let target = PostgresConnectionString(path) {
+            return try PostgresCommands.index(target, create: create, busyTimeoutMs: settings.busyTimeoutMilliseconds)
+        }
         let store: SQLiteJobStore
         let states: [(index: SQLiteJobStore.OptionalIndex, state: SQLiteJobStore.IndexState)]
         do {

@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
             throw fail(error, code: Exit.config)
         }
         let logger = try LoggingSetup.bootstrap(target: settings.logTarget, level: resolved.loggerLevel, logFile: nil)
-        notifier.status("Starting: checking \(resolved.databasePath) and \(resolved.storagePath)")
+        notifier.status("Starting: checking \(SweepRun.shownDatabase(resolved)) and \(resolved.storagePath)")
         do {
             try Daemon.check(resolved, startup: true)
         } catch {

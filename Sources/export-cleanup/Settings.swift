@@ -20,7 +20,7 @@ struct ConfigFileOption: ParsableArguments {
 
 /// `--db PATH`.
 struct DatabaseOption: ParsableArguments {
-    @Option(help: ArgumentHelp(settingHelp("The application's SQLite database", .databasePath), valueName: "path"))
+    @Option(help: ArgumentHelp(settingHelp("The application's SQLite database, or a PostgreSQL connection string (postgresql://user@host/db, host=... dbname=...)", .databasePath), valueName: "path|uri"))
     var db: String?
 
     var flags: [SettingKey: String] { given([.databasePath: db]) }
@@ -70,6 +70,9 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("log-target"), help: "auto (journal when stderr is the journal), journal or stderr.")
     var logTarget: LogTarget.Request = .auto
 
+    @Option(name: .customLong("lock-name"), help: ArgumentHelp(settingHelp("PostgreSQL: the name of the cluster-wide sweep lock", .lockName)))
+    var lockName: String?
+
     @OptionGroup var metricsFile: MetricsFileOption
     @OptionGroup var stateDirectory: StateDirectoryOption
 
@@ -80,7 +83,8 @@ struct SettingsOptions: ParsableArguments {
     var flags: [SettingKey: String] {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
             .merging(metricsFile.flags) { $1 }.merging(stateDirectory.flags) { $1 }
-            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel])) { $1 }
+            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
+                          .lockName: lockName])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).

@@ -14,7 +14,7 @@ enum SweepRun {
         var after: StorageStatistics?
 
         /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
-        /// refused; 75 aborted on a locked database.
+        /// refused; 75 aborted on a locked database, a lost PostgreSQL connection, or another instance's sweep lock.
         var exitCode: ExitCode {
             if let code = report.abortCode { return Failure.exitCodeAndErrno(for: code).0 }
             let total = report.total
@@ -32,7 +32,7 @@ enum SweepRun {
                      onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
         let started = UTCInstant.now()
-        let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
+        let opened: (store: any JobStore & ClusterSweepLock, directory: OpenStorageDirectory)
         do {
             opened = try open(settings)
         } catch {
@@ -40,6 +40,13 @@ enum SweepRun {
             throw error.report()
         }
         let (store, directory) = opened
+        // PostgreSQL: one instance at a time sweeps a storage directory, cluster-wide (SQLite: always ours).
+        guard try takeClusterLock(store, settings, wait: wait, logger: logger, isCancelled: isCancelled) else {
+            var report = SweepReport(sweepID: Sweeper.makeSweepID(), dryRun: false, startedAt: .now(), now: .now())
+            report.interrupted = true
+            return Outcome(storagePath: settings.storagePath, report: report)
+        }
+        defer { store.releaseSweepLock(named: lockName(settings)) }
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
         let options = settings.sweepOptions(wait: wait)
         let before = settings.dryRun && statistics ? try? directory.statistics() : nil
@@ -65,10 +72,9 @@ enum SweepRun {
 
     /// Opens the job store (checking its schema, read-only for a dry run) and the storage directory, as a sweep
     /// needs them; shared by `sweep` and the daemon, which opens them anew for every sweep.
-    static func open(_ settings: CleanupSettings) throws(Failure) -> (store: SQLiteJobStore, directory: OpenStorageDirectory) {
+    static func open(_ settings: CleanupSettings) throws(Failure) -> (store: any JobStore & ClusterSweepLock, directory: OpenStorageDirectory) {
         do {
-            let store = try SQLiteJobStore(path: settings.databasePath, busyTimeout: Double(settings.busyTimeoutMilliseconds) / 1000,
-                                           readOnly: settings.dryRun)
+            let store = try openStore(settings)
             try store.verifySchema()
             return (store, try StorageDirectory(path: settings.storagePath).open())
         } catch {

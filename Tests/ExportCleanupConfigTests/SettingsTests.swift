@@ -42,13 +42,14 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_BUSY_TIMEOUT_MS": "5000",
                     "EXPORT_CLEANUP_METRICS_FILE": "",
                     "EXPORT_CLEANUP_STATE_DIRECTORY": "",
+                    "EXPORT_CLEANUP_LOCK_NAME": "",
                 ])
         }
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
-                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms", "--metrics-file", "--state-directory",
+                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms", "--metrics-file", "--state-directory", "--lock-name",
             ])
         }
 
@@ -137,6 +138,7 @@ extension ConfigurationTests {
             .busyTimeoutMilliseconds: ("0", "0"),
             .metricsFile: ("/var/lib/prometheus/node-exporter/export-cleanup.prom", "/var/lib/prometheus/node-exporter/export-cleanup.prom"),
             .stateDirectory: ("/var/lib/export-cleanup", "/var/lib/export-cleanup"),
+            .lockName: ("shared-exports", "shared-exports"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -242,6 +244,8 @@ extension ConfigurationTests {
                 valid(.storagePath, "/srv/exports"), valid(.storagePath, " spaced "), valid(.storagePath, "relative"),
                 invalid(.storagePath, ""), invalid(.storagePath, "a\u{0}b"),
                 valid(.databasePath, "/var/lib/x.db"), invalid(.databasePath, ""), invalid(.databasePath, "\u{0}"),
+                valid(.databasePath, "postgresql://cleanup@db/app?sslmode=verify-full"),
+                valid(.lockName, "exports-eu"), valid(.lockName, "", ""), invalid(.lockName, "a\u{0}b"),
             ]
 
         @Test(arguments: hourCases + integerCases + otherCases)
