@@ -19,4 +19,7 @@ public enum MessageID {
     public static let recordUndecidable = "4aca631b9ebe47d986a6b921b2e774b9"
     /// A sweep stopped early on an error (e.g. the database stayed locked).
     public static let sweepAborted = "97f3190d44f646afb40644714f9dedb8"
+    /// A sweep was skipped: another instance holds the cluster-wide sweep lock of the storage directory
+    /// (PostgreSQL; `EXPORT_LOCK_HOLDER` names it).
+    public static let sweepSkipped = "f81647a2189f468ca0d37fed43b4cac3"
 }
