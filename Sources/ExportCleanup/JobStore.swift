@@ -26,6 +26,14 @@ public protocol JobStore: AnyObject {
     /// `file_path` NULL, every other guarded column as read. Used after a crash, to tell a claim that committed
     /// (its file may go) from one that did not, or a row the application has changed since (its file stays).
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool]
+
+    /// The number of export files the table references: rows whose `status` is one the rules sweep (`completed`,
+    /// `failed`, as ``candidates(for:cutoff:now:after:limit:)`` matches it) and whose `file_path` is not NULL,
+    /// counted at one moment (one statement, or one snapshot). The mass-deletion brake's denominator
+    /// (``MassDeletionBrake``): asked at most once per sweep, before its first claim, and only when more files are
+    /// due than the brake's minimum. It must not be cheaper by being wrong: an estimate that can be lower than the
+    /// truth would trip the brake on an ordinary sweep, one that can be higher would let a mass deletion through.
+    func countReferencedFiles() throws(JobStoreError) -> Int
 }
 
 /// A position in a store's stable order of jobs (opaque to everything above the store).

@@ -19,4 +19,8 @@ public enum MessageID {
     public static let recordUndecidable = "4aca631b9ebe47d986a6b921b2e774b9"
     /// A sweep stopped early on an error (e.g. the database stayed locked).
     public static let sweepAborted = "97f3190d44f646afb40644714f9dedb8"
+    /// A sweep removed nothing because of the mass-deletion brake (the entry names the due and referenced counts).
+    public static let massDeletionRefused = "c46f162965664cfb8fdacb5132f97a04"
+    /// A sweep removed nothing because the kernel says the clock is not synchronised (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`).
+    public static let clockNotSynchronized = "222096cee1bb49988a5e5b83a78d6ad4"
 }

@@ -6,6 +6,8 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var examined = 0
         /// Rows the policy found due.
         public var due = 0
+        /// Due rows whose `file_path` is set (what the mass-deletion brake counts), whether or not the file is there.
+        public var dueFiles = 0
         /// Files removed (in a dry run: that would be removed).
         public var removed = 0
         /// Due rows whose file was already gone or never set (a success).
@@ -103,6 +105,19 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var longestClaimSeconds = 0.0
     /// The claims of an earlier sweep that this one finished (all zero when there were none).
     public var earlierClaims = EarlierClaims()
+    /// What the mass-deletion brake found, when it had to be settled (`nil`: the brake was off or cannot trip).
+    /// When ``MassDeletionCheck/tripped``, the sweep claimed and removed nothing of its due rows.
+    public var massDeletion: MassDeletionCheck?
+
+    /// Whether the mass-deletion brake refused the sweep.
+    public var refusedByBrake: Bool { massDeletion?.tripped == true }
+    /// Set when the sweep removed nothing because the kernel says the clock is not synchronised (and
+    /// `EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`): what it said.
+    public var clockNotSynchronized: String?
+
+    /// Whether a safety check refused the whole sweep (the brake, or the clock): it removed nothing and a later
+    /// sweep tries again.
+    public var refused: Bool { refusedByBrake || clockNotSynchronized != nil }
 
     /// The longest problem list kept in memory.
     public static let maximumProblemsListed = 1000
@@ -121,6 +136,7 @@ public struct SweepReport: Sendable, Hashable, Codable {
         for counts in [completed, failed] {
             sum.examined += counts.examined
             sum.due += counts.due
+            sum.dueFiles += counts.dueFiles
             sum.removed += counts.removed
             sum.alreadyMissing += counts.alreadyMissing
             sum.failed += counts.failed

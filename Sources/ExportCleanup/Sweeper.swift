@@ -17,15 +17,21 @@ public struct SweepOptions: Sendable, Hashable {
     public var dryRun: Bool
     /// Wait for another sweep's lock instead of failing.
     public var waitForLock: Bool
+    /// The mass-deletion brake; `nil` lets this sweep remove any number of files (`--allow-mass-deletion`).
+    public var brake: MassDeletionBrake?
+    /// Remove nothing while the kernel says the clock is not synchronised (``Sweeper/clockStatus``).
+    public var requireSyncedClock: Bool
 
     /// Creates options.
     public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 2000, batchMilliseconds: Int = 250, dryRun: Bool = false,
-                waitForLock: Bool = false) {
+                waitForLock: Bool = false, brake: MassDeletionBrake? = MassDeletionBrake(), requireSyncedClock: Bool = false) {
         self.policy = policy
         self.batchSize = max(1, batchSize)
         self.batchMilliseconds = max(1, batchMilliseconds)
         self.dryRun = dryRun
         self.waitForLock = waitForLock
+        self.brake = brake
+        self.requireSyncedClock = requireSyncedClock
     }
 }
 
@@ -55,12 +61,24 @@ public struct SweepItem: Sendable, Hashable {
 /// The application therefore never sees a row that points at a file this sweep removed: the row stops pointing
 /// at it first. A crash between 3 and 4 leaves files whose rows no longer name them; the next sweep reads the
 /// journal and removes each of them only if its row is still exactly as the claim left it.
+///
+/// The mass-deletion brake (``MassDeletionBrake``) must be settled before the first claim, since nothing can be
+/// put back after it. The sweep holds its claims (steps 1 only, across batches and rules) while the due files it
+/// has seen are at most the brake's minimum and at most ``holdLimit`` rows are held: an ordinary sweep, whose due
+/// files are fewer than the minimum, reads everything once, knows its total when it reaches the end, and claims
+/// then, at no extra cost (not even the count of referenced files). Only a sweep with more due files than that
+/// (a backlog, or a mass deletion) counts the rest of its due rows first by reading them without touching
+/// anything (``countRemainingDue(after:cursor:options:now:)``) and asks the store for the referenced count
+/// (one query); if the brake trips, nothing has been claimed or removed. Held claims are still guarded on every
+/// column they read, so a row the application changed while they waited keeps its change and its file.
 public final class Sweeper {
-    private let store: any JobStore
+    let store: any JobStore
     private let storage: OpenStorageDirectory
     private let logger: Logger
     /// Called with each batch's claims just before they are made (tests: the application's race).
     package var beforeClaim: (([JobClaim]) -> Void)?
+    /// Asked once per sweep when ``SweepOptions/requireSyncedClock`` is set: the kernel by default.
+    public var clockStatus: any ClockStatusSource = KernelClockStatus()
 
     /// Creates a sweeper over an opened store and storage directory.
     public init(store: any JobStore, storage: OpenStorageDirectory, logger: Logger) {
@@ -113,7 +131,26 @@ public final class Sweeper {
         defer { if !options.dryRun { storage.unlock() } }
 
         logger.debug("sweep started", metadata: ["dry_run": "\(options.dryRun)", "now": "\(now.iso8601)"])
+        if options.requireSyncedClock {
+            let clock = clockStatus.clockSync()
+            if !clock.isSynchronized {
+                // Before anything is read or removed, earlier claims included: a wrong clock decides nothing.
+                report.clockNotSynchronized = clock.description
+                logger.error("the system clock is \(clock.description) and EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes: this sweep removes nothing; check chrony, ntpd or systemd-timesyncd (timedatectl timesync-status); the next sweep asks again",
+                             metadata: ["message_id": "\(MessageID.clockNotSynchronized)", "export_clock": "\(clock.description)"])
+                report.durationSeconds = Double(UTCInstant.now().microseconds - clockStart.microseconds) / 1_000_000
+                logSummary(report, logger: logger)
+                return report
+            }
+        }
+        if options.brake == nil && !options.dryRun {
+            logger.notice("the mass-deletion brake is off for this sweep (--allow-mass-deletion)")
+        }
         var carried: [ClaimJournal.Entry] = []
+        // Nothing to settle when the brake is off or cannot trip.
+        var brakeSettled = options.brake?.isArmed != true
+        var claims: [Claimable] = []
+        var batchStarted: UInt64?
         sweep: do {
             if !options.dryRun {
                 carried = try finishEarlierClaims(&report, logger: logger, onItem: onItem)
@@ -123,8 +160,6 @@ public final class Sweeper {
                 // Read in chunks; claim when the batch is full, old enough, or the rule has no more rows.
                 let chunk = min(options.batchSize, Self.readChunk)
                 var cursor: JobCursor?
-                var claims: [Claimable] = []
-                var batchStarted: UInt64?
                 repeat {
                     let batch: [ExportJob]
                     (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: chunk)
@@ -154,9 +189,39 @@ public final class Sweeper {
                     let elapsed = MonotonicClock.microseconds() - (batchStarted ?? 0)
                     let due = claims.count >= options.batchSize || elapsed >= UInt64(options.batchMilliseconds) * 1000
                         || cursor == nil || report.interrupted
+                    if due && !brakeSettled && !options.dryRun, let brake = options.brake {
+                        if report.interrupted {
+                            // Stopped before the count was settled: nothing is claimed, the next sweep decides.
+                            claims.removeAll()
+                            onProgress(report)
+                            break sweep
+                        }
+                        let readAll = cursor == nil && rule == CleanupRule.allCases.last
+                        let held = report.total
+                        if !readAll && held.dueFiles <= min(brake.minimumFiles, Self.holdLimit) && claims.count <= Self.holdLimit {
+                            continue  // hold: no claim before the brake is settled
+                        }
+                        var dueFiles = held.dueFiles, dueRows = held.due
+                        if !readAll {
+                            // More due files than the minimum (or too many rows held) before the end: the total decides.
+                            let rest = try countRemainingDue(after: rule, cursor: cursor, options: options, now: now)
+                            dueFiles += rest.files
+                            dueRows += rest.rows
+                        }
+                        brakeSettled = true
+                        if try settleBrake(brake, dueFiles: dueFiles, dueRows: dueRows, report: &report, logger: logger) {
+                            claims.removeAll()
+                            break sweep
+                        }
+                    }
                     if due {
                         if !options.dryRun, !claims.isEmpty {
-                            try commit(claims, carried: &carried, report: &report, logger: logger, onItem: onItem)
+                            var start = 0
+                            while start < claims.count {
+                                let end = min(start + options.batchSize, claims.count)
+                                try commit(claims[start..<end], carried: &carried, report: &report, logger: logger, onItem: onItem)
+                                start = end
+                            }
                         }
                         claims.removeAll(keepingCapacity: true)
                         batchStarted = nil
@@ -164,6 +229,11 @@ public final class Sweeper {
                     }
                     if report.interrupted { break sweep }
                 } while cursor != nil
+            }
+            if options.dryRun, !brakeSettled, let brake = options.brake {
+                // A dry run read everything: it says whether a real sweep would be refused.
+                let total = report.total
+                _ = try settleBrake(brake, dueFiles: total.dueFiles, dueRows: total.due, report: &report, logger: logger)
             }
         } catch let error as JobStoreError {
             abort(&report, error, logger: logger)
@@ -197,6 +267,29 @@ public final class Sweeper {
     /// Rows read per candidate query at most (a batch to claim may span several).
     static let readChunk = 1000
 
+    /// Claims held at most while the mass-deletion brake is not settled (about 5 MB of rows): past it, or past the
+    /// brake's minimum of due files, the sweep counts the rest of its due rows before it claims anything.
+    public static let holdLimit = 10_000
+
+    /// Settles the brake with the sweep's total due counts: asks the store for the referenced count when the due
+    /// files exceed the minimum, records the check in the report, and logs a refusal. Returns whether it tripped.
+    private func settleBrake(_ brake: MassDeletionBrake, dueFiles: Int, dueRows: Int, report: inout SweepReport, logger: Logger)
+        throws(JobStoreError) -> Bool
+    {
+        let referenced = brake.needsReferencedCount(dueFiles: dueFiles) ? try store.countReferencedFiles() : nil
+        let tripped = referenced.map { brake.trips(dueFiles: dueFiles, referencedFiles: $0) } ?? false
+        let check = MassDeletionCheck(dueFiles: dueFiles, dueRows: dueRows, referencedFiles: referenced, brake: brake, tripped: tripped)
+        report.massDeletion = check
+        if tripped {
+            logger.error("\(report.dryRun ? "a real sweep would be refused: " : "")\(check.explanation)", metadata: [
+                "message_id": "\(MessageID.massDeletionRefused)", "export_due_files": "\(dueFiles)",
+                "export_referenced_files": "\(referenced ?? 0)", "export_max_delete_percent": "\(brake.maximumPercent)",
+                "export_max_delete_min_files": "\(brake.minimumFiles)", "export_dry_run": "\(report.dryRun)",
+            ])
+        }
+        return tripped
+    }
+
     /// Decides one job. Not due, undecidable, refused or (dry run) listed: reported here, `nil` returned. Due:
     /// the claim to make, with the entry its file has (checked by name and by `fstatat`, nothing removed yet).
     private func decide(
@@ -220,6 +313,7 @@ public final class Sweeper {
             break
         }
         report[rule].due += 1
+        if !job.filePath.isNull { report[rule].dueFiles += 1 }
         let inspected: RemovalOutcome
         var file: StorageStatistics.FileInfo?
         switch job.filePath {
@@ -281,7 +375,7 @@ public final class Sweeper {
 
     /// Journal, claim, remove: one batch's claims (see the type's documentation).
     private func commit(
-        _ batch: [Claimable], carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
+        _ batch: ArraySlice<Claimable>, carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
         onItem: (SweepItem) -> Void
     ) throws {
         let withFiles = batch.compactMap { item in
@@ -435,13 +529,23 @@ public final class Sweeper {
             "export_changed_meanwhile": "\(total.changedMeanwhile)", "export_duration_ms": "\(Int(report.durationSeconds * 1000))",
         ]
         if report.interrupted { metadata["export_interrupted"] = "true" }
+        if let check = report.massDeletion {
+            metadata["export_due_files"] = "\(check.dueFiles)"
+            if let referenced = check.referencedFiles { metadata["export_referenced_files"] = "\(referenced)" }
+            if check.tripped { metadata["export_mass_deletion_refused"] = "true" }
+        }
+        if let clock = report.clockNotSynchronized { metadata["export_clock"] = "\(clock)" }
         logger.info("\(Self.summary(report))", metadata: metadata)
     }
 
     /// One line: `sweep finished: 12 due, 11 removed (4.2 MiB), 1 already missing, 0 failed, 0 refused, 0 undecidable`.
     public static func summary(_ report: SweepReport) -> String {
         let total = report.total
-        let verb = report.dryRun ? "dry run finished" : report.interrupted ? "sweep interrupted" : report.abortedBy != nil ? "sweep aborted" : "sweep finished"
+        let refused = report.massDeletion?.tripped == true
+        let verb = report.clockNotSynchronized != nil ? "sweep refused: the clock is not synchronised"
+            : report.dryRun ? (refused ? "dry run finished (a real sweep would be refused by the mass-deletion brake)" : "dry run finished")
+            : refused ? "sweep refused by the mass-deletion brake" : report.interrupted ? "sweep interrupted"
+            : report.abortedBy != nil ? "sweep aborted" : "sweep finished"
         return "\(verb): \(total.due) due, \(total.removed) \(report.dryRun ? "would be removed" : "removed") (\(total.bytesFreed) bytes), "
             + "\(total.alreadyMissing) already missing, \(total.failed) failed, \(total.refused) refused, \(total.undecidable) undecidable, "
             + "\(total.recordsUpdated) records updated in \(String(format: "%.3f", report.durationSeconds)) s"

@@ -50,6 +50,15 @@ public struct CleanupSettings: Sendable, Equatable {
     public var dryRun: Bool
     /// Milliseconds to wait for a locked database (`EXPORT_CLEANUP_BUSY_TIMEOUT_MS`; 0…600000).
     public var busyTimeoutMilliseconds: Int
+    /// The mass-deletion brake's share, in percent of the referenced export files (`EXPORT_CLEANUP_MAX_DELETE_PERCENT`;
+    /// 0…100, 100 = off).
+    public var maxDeletePercent: Int
+    /// The mass-deletion brake's minimum: a sweep removing at most this many files never trips it
+    /// (`EXPORT_CLEANUP_MAX_DELETE_MIN_FILES`; 0…100000000).
+    public var maxDeleteMinFiles: Int
+    /// Whether a sweep removes nothing while the kernel says the clock is not synchronised
+    /// (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK`; `yes`/`no`).
+    public var requireSyncedClock: Bool
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -69,7 +78,10 @@ public struct CleanupSettings: Sendable, Equatable {
         batchMilliseconds: Int = 250,
         logLevel: LogLevel = .info,
         dryRun: Bool = false,
-        busyTimeoutMilliseconds: Int = 5000
+        busyTimeoutMilliseconds: Int = 5000,
+        maxDeletePercent: Int = 90,
+        maxDeleteMinFiles: Int = 1000,
+        requireSyncedClock: Bool = false
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -81,6 +93,9 @@ public struct CleanupSettings: Sendable, Equatable {
         self.logLevel = logLevel
         self.dryRun = dryRun
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.maxDeletePercent = maxDeletePercent
+        self.maxDeleteMinFiles = maxDeleteMinFiles
+        self.requireSyncedClock = requireSyncedClock
     }
 
     /// Where the value of `key` came from.
@@ -102,6 +117,9 @@ public struct CleanupSettings: Sendable, Equatable {
         case .logLevel: logLevel.rawValue
         case .dryRun: dryRun ? "true" : "false"
         case .busyTimeoutMilliseconds: String(busyTimeoutMilliseconds)
+        case .maxDeletePercent: String(maxDeletePercent)
+        case .maxDeleteMinFiles: String(maxDeleteMinFiles)
+        case .requireSyncedClock: requireSyncedClock ? "yes" : "no"
         }
     }
 
@@ -240,6 +258,13 @@ extension CleanupSettings {
             if hours > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
             return hours
         }
+        func boolean() throws(ConfigurationError) -> Bool {
+            switch text.lowercased() {
+            case "true", "yes", "1", "on": return true
+            case "false", "no", "0", "off": return false
+            default: throw invalid(nil)
+            }
+        }
         func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let number = Int(text) else {
                 guard Self.isDecimal(text) else { throw invalid("not a number") }
@@ -260,15 +285,13 @@ extension CleanupSettings {
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
         case .batchMilliseconds: batchMilliseconds = try integer(in: Limits.batchMilliseconds)
         case .busyTimeoutMilliseconds: busyTimeoutMilliseconds = try integer(in: Limits.busyTimeoutMilliseconds)
+        case .maxDeletePercent: maxDeletePercent = try integer(in: Limits.maxDeletePercent)
+        case .maxDeleteMinFiles: maxDeleteMinFiles = try integer(in: Limits.maxDeleteMinFiles)
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
             logLevel = level
-        case .dryRun:
-            switch text.lowercased() {
-            case "true", "yes", "1", "on": dryRun = true
-            case "false", "no", "0", "off": dryRun = false
-            default: throw invalid(nil)
-            }
+        case .dryRun: dryRun = try boolean()
+        case .requireSyncedClock: requireSyncedClock = try boolean()
         }
         sources[key] = source
     }

@@ -21,6 +21,12 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case dryRun = "EXPORT_CLEANUP_DRY_RUN"
     /// Milliseconds to wait for a locked database.
     case busyTimeoutMilliseconds = "EXPORT_CLEANUP_BUSY_TIMEOUT_MS"
+    /// The mass-deletion brake: the largest share (percent) of the referenced export files one sweep may remove.
+    case maxDeletePercent = "EXPORT_CLEANUP_MAX_DELETE_PERCENT"
+    /// The mass-deletion brake: a sweep removing at most this many files never trips it.
+    case maxDeleteMinFiles = "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES"
+    /// Remove nothing while the kernel says the clock is not synchronised.
+    case requireSyncedClock = "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -62,6 +68,9 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             "one of " + CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         case .dryRun: "one of true, false, yes, no, 1, 0, on, off (in any case)"
         case .busyTimeoutMilliseconds: "a whole number of milliseconds from 0 to 600000"
+        case .maxDeletePercent: "a whole number of percent from 0 to 100 (100 turns the mass-deletion brake off)"
+        case .maxDeleteMinFiles: "a whole number of files from 0 to 100000000"
+        case .requireSyncedClock: "one of yes, no, true, false, 1, 0, on, off (in any case)"
         }
     }
 
@@ -119,4 +128,6 @@ enum Limits {
     static let batchSize = 1...100_000
     static let batchMilliseconds = 1...60_000
     static let busyTimeoutMilliseconds = 0...600_000
+    static let maxDeletePercent = 0...100
+    static let maxDeleteMinFiles = 0...100_000_000
 }

@@ -173,6 +173,14 @@ final class Daemon: @unchecked Sendable {
             let what = report.dryRun ? "would remove" : "removed"
             lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
             if let aborted = report.abortedBy { lastResult = "Last sweep \(time) UTC aborted: \(aborted)" }
+            if let clock = report.clockNotSynchronized {
+                lastResult = "Last sweep \(time) UTC refused: the clock is \(clock); nothing removed, retrying at the next interval"
+            }
+            if let check = report.massDeletion, check.tripped {
+                lastResult = "Last sweep \(time) UTC refused by the mass-deletion brake: \(check.dueFiles) of \(check.referencedFiles ?? 0) files due "
+                    + "(\(MassDeletionBrake.percent(check.dueFiles, of: check.referencedFiles ?? 0))%), nothing removed; check the clock and retention, "
+                    + "or run 'export-cleanup sweep --allow-mass-deletion' once"
+            }
         case .failure(let error):
             lastResult = "Last sweep \(time) UTC failed: \(error.message)"
             logger.error("sweep could not run: \(error.message); retrying at the next interval", metadata: [

@@ -63,6 +63,20 @@ struct SettingsOptions: ParsableArguments {
 
     @OptionGroup var busyTimeout: BusyTimeoutOption
 
+    @Option(name: .customLong("max-delete-percent"), help: ArgumentHelp(settingHelp(
+        "Mass-deletion brake: a sweep that would remove more than this percent of the export files the table references "
+            + "(and more than --max-delete-min-files files) removes nothing; 100 turns it off", .maxDeletePercent)))
+    var maxDeletePercent: String?
+
+    @Option(name: .customLong("max-delete-min-files"), help: ArgumentHelp(settingHelp(
+        "Mass-deletion brake: a sweep removing at most this many files never trips it", .maxDeleteMinFiles)))
+    var maxDeleteMinFiles: String?
+
+    @Option(name: .customLong("require-synced-clock"), help: ArgumentHelp(settingHelp(
+        "yes: a sweep removes nothing while the kernel says the clock is not synchronised (adjtimex)", .requireSyncedClock),
+        valueName: "yes|no"))
+    var requireSyncedClock: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
         CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
     var logLevel: String?
@@ -76,7 +90,8 @@ struct SettingsOptions: ParsableArguments {
     /// The settings given as flags, by key.
     var flags: [SettingKey: String] {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
-            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel])) { $1 }
+            .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
+                            .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -141,9 +156,13 @@ extension CleanupSettings {
         }
     }
 
-    /// Sweep options from these settings.
-    func sweepOptions(wait: Bool) -> SweepOptions {
-        SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait)
+    /// The mass-deletion brake of these settings.
+    var brake: MassDeletionBrake { MassDeletionBrake(maximumPercent: maxDeletePercent, minimumFiles: maxDeleteMinFiles) }
+
+    /// Sweep options from these settings; `allowMassDeletion` (`sweep --allow-mass-deletion`) turns the brake off.
+    func sweepOptions(wait: Bool, allowMassDeletion: Bool = false) -> SweepOptions {
+        SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait,
+                     brake: allowMassDeletion ? nil : brake, requireSyncedClock: requireSyncedClock)
     }
 }
 

@@ -14,7 +14,8 @@ struct SweepCommand: ParsableCommand {
             Completed jobs past retention (and past expires_at, if set) lose their file and become 'expired'; \
             failed jobs older than the failed age lose their partial file. Missing files are not errors; \
             nothing outside the storage directory is touched. Exit codes: 0 done, 1 some files could not be \
-            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration. \
+            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked or refused by the \
+            mass-deletion brake, 78 configuration. \
             SIGTERM, SIGINT or SIGHUP stop it after the file in hand: what was decided is claimed and its files \
             removed, the report says interrupted, and the exit status is as above (0 when nothing failed).
 
@@ -24,10 +25,16 @@ struct SweepCommand: ParsableCommand {
             files. --no-stats skips it (no storage_before / storage_after in --json); the daemon never \
             computes them.
 
+            Mass-deletion brake: a sweep that would remove more than EXPORT_CLEANUP_MAX_DELETE_PERCENT (90) percent \
+            of the export files the table references and more than EXPORT_CLEANUP_MAX_DELETE_MIN_FILES (1000) \
+            files removes nothing, says why and exits 75: a clock years ahead or a retention of minutes by mistake \
+            would otherwise empty the directory. --allow-mass-deletion runs one such sweep on purpose.
+
             Examples:
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --dry-run
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --retention-hours 48 --json
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --no-stats
+              export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --allow-mass-deletion
             """)
 
     @OptionGroup var settings: SettingsOptions
@@ -37,6 +44,10 @@ struct SweepCommand: ParsableCommand {
 
     @Flag(help: "Wait for another sweep holding the lock instead of exiting 75.")
     var wait = false
+
+    @Flag(name: .customLong("allow-mass-deletion"),
+          help: "Run this one sweep without the mass-deletion brake (EXPORT_CLEANUP_MAX_DELETE_PERCENT / _MIN_FILES), on purpose.")
+    var allowMassDeletion = false
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -63,7 +74,8 @@ struct SweepCommand: ParsableCommand {
             if stop.request() { logger.info("stopping on \(Signals.name(signal)): finishing the batch in hand") }
         }
         defer { withExtendedLifetime(sources) {} }
-        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger, isCancelled: { stop.isRequested }) { item in
+        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, allowMassDeletion: allowMassDeletion, logger: logger,
+                                        isCancelled: { stop.isRequested }) { item in
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
                 print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
             }
@@ -126,6 +138,12 @@ func sweepText(_ outcome: SweepRun.Outcome) -> String {
     lines.append(String(format: "  duration %.3f s", report.durationSeconds))
     if report.interrupted { lines.append("  interrupted: the sweep was stopped between files; the next one goes on") }
     if let aborted = report.abortedBy { lines.append("  aborted: \(aborted)") }
+    if let clock = report.clockNotSynchronized {
+        lines.append("  refused: the system clock is \(clock) and EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes: nothing was removed; the next sweep asks again")
+    }
+    if let check = report.massDeletion, check.tripped {
+        lines.append("  refused: \(report.dryRun ? "a real sweep would be refused: " : "")\(check.explanation)")
+    }
     if let after = outcome.after {
         lines.append("Storage after: \(after.totalFiles) files, \(humanBytes(after.totalBytes))")
     }

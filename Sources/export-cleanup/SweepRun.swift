@@ -14,8 +14,10 @@ enum SweepRun {
         var after: StorageStatistics?
 
         /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
-        /// refused; 75 aborted on a locked database.
+        /// refused; 75 aborted on a locked database, or refused by the mass-deletion brake (a dry run too: it says
+        /// what a real sweep would do).
         var exitCode: ExitCode {
+            if report.refused { return Exit.temporary }
             if let code = report.abortCode { return Failure.exitCodeAndErrno(for: code).0 }
             let total = report.total
             return total.failed + total.refused > 0 ? Exit.partial : Exit.ok
@@ -26,7 +28,7 @@ enum SweepRun {
     /// - Parameter statistics: count the storage directory: one `readdir` + `fstatat` pass after the sweep; the
     ///   counts before it are those plus the files the sweep removed (it looked at each one anyway). A dry run
     ///   counts once, before. `sweep --no-stats` skips the pass, as the daemon does.
-    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger,
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, allowMassDeletion: Bool = false, logger: Logger,
                      isCancelled: () -> Bool = { false }, onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
         let opened: (store: SQLiteJobStore, directory: OpenStorageDirectory)
@@ -37,7 +39,7 @@ enum SweepRun {
         }
         let (store, directory) = opened
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
-        let options = settings.sweepOptions(wait: wait)
+        let options = settings.sweepOptions(wait: wait, allowMassDeletion: allowMassDeletion)
         if settings.dryRun {
             let before = statistics ? try? directory.statistics() : nil
             let report = try withStorageErrors { () throws(ExportStorageError) in try sweeper.sweep(options: options, isCancelled: isCancelled, onItem: onItem) }

@@ -93,7 +93,7 @@ struct DaemonTests {
         #expect(listener.all.contains("STOPPING=1"))
         // Every row is either fully swept (expired, NULL, file gone) or untouched (completed, path, file there).
         var expired = 0, untouched = 0
-        for (id, row) in try fixture.rows() {
+        for (id, row) in try fixture.rows() where id.hasPrefix("exp_bulk") {
             if row.status == "expired" {
                 #expect(row.file_path == nil, "\(id)")
                 expired += 1

@@ -21,6 +21,9 @@ extension ConfigurationTests {
             #expect(settings.logLevel == .info)
             #expect(settings.dryRun == false)
             #expect(settings.busyTimeoutMilliseconds == 5000)
+            #expect(settings.maxDeletePercent == 90)
+            #expect(settings.maxDeleteMinFiles == 1000)
+            #expect(settings.requireSyncedClock == false)
             for key in SettingKey.allCases {
                 #expect(settings.source(of: key) == .default)
             }
@@ -40,6 +43,9 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_LOG_LEVEL": "info",
                     "EXPORT_CLEANUP_DRY_RUN": "false",
                     "EXPORT_CLEANUP_BUSY_TIMEOUT_MS": "5000",
+                    "EXPORT_CLEANUP_MAX_DELETE_PERCENT": "90",
+                    "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES": "1000",
+                    "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK": "no",
                 ])
         }
 
@@ -47,6 +53,7 @@ extension ConfigurationTests {
             #expect(SettingKey.allCases.map(\.flagName) == [
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
                 "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
+                "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
             ])
         }
 
@@ -119,6 +126,9 @@ extension ConfigurationTests {
             .logLevel: ("WARNING", "warning"),
             .dryRun: ("Yes", "true"),
             .busyTimeoutMilliseconds: ("0", "0"),
+            .maxDeletePercent: ("50", "50"),
+            .maxDeleteMinFiles: ("+200", "200"),
+            .requireSyncedClock: ("On", "yes"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -209,6 +219,10 @@ extension ConfigurationTests {
             valid(.busyTimeoutMilliseconds, "0"), valid(.busyTimeoutMilliseconds, "600000"),
             invalid(.busyTimeoutMilliseconds, "-1"), invalid(.busyTimeoutMilliseconds, "600001"),
             invalid(.busyTimeoutMilliseconds, "5s"), invalid(.busyTimeoutMilliseconds, "0.5"),
+            valid(.maxDeletePercent, "0"), valid(.maxDeletePercent, "100"), invalid(.maxDeletePercent, "101"),
+            invalid(.maxDeletePercent, "-1"), invalid(.maxDeletePercent, "90%"), invalid(.maxDeletePercent, "12.5"),
+            valid(.maxDeleteMinFiles, "0"), valid(.maxDeleteMinFiles, "100000000"), invalid(.maxDeleteMinFiles, "100000001"),
+            invalid(.maxDeleteMinFiles, "-1"), invalid(.maxDeleteMinFiles, "1k"),
         ]
 
         static let otherCases: [ValueCase] =
@@ -220,6 +234,9 @@ extension ConfigurationTests {
             + ["true", "yes", "1", "on", "TRUE", "Yes", "ON"].map { valid(.dryRun, $0, "true") }
             + ["false", "no", "0", "off", "FALSE", "No", "Off"].map { valid(.dryRun, $0, "false") }
             + [invalid(.dryRun, ""), invalid(.dryRun, "maybe"), invalid(.dryRun, "2"), invalid(.dryRun, "y")]
+            + ["yes", "true", "1", "ON"].map { valid(.requireSyncedClock, $0, "yes") }
+            + ["no", "false", "0", "Off"].map { valid(.requireSyncedClock, $0, "no") }
+            + [invalid(.requireSyncedClock, "sometimes"), invalid(.requireSyncedClock, "")]
             + [
                 valid(.storagePath, "/srv/exports"), valid(.storagePath, " spaced "), valid(.storagePath, "relative"),
                 invalid(.storagePath, ""), invalid(.storagePath, "a\u{0}b"),

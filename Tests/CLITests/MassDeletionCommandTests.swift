@@ -1,0 +1,110 @@
+import ExportCleanup
+import ExportCleanupDemo
+import Foundation
+import TestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mass-deletion brake as an operator meets it: `sweep` exits 75 and says why, `--allow-mass-deletion` goes
+/// through, the daemon says so in STATUS= and keeps running.
+@Suite("mass-deletion brake: sweep and run")
+struct MassDeletionCommandTests {
+    /// 1,200 exports completed in the last 20 hours: every one is due under a retention of 0.01 hours.
+    func fixture() throws -> Fixture {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
+        var rows: [ApplicationDatabase.Row] = []
+        for index in 0..<1200 {
+            let completed = UTCInstant.now().adding(hours: -0.5 - Double(index) / 60)
+            let id = "exp_m\(index)"
+            rows.append(.init(id: id, status: "completed", filePath: .text(try fixture.writeExport(id, stamp: completed)),
+                              createdAt: ApplicationDatabase.text(completed), completedAt: ApplicationDatabase.text(completed)))
+        }
+        try fixture.db.insert(rows)
+        return fixture
+    }
+
+    func arguments(_ fixture: Fixture, _ command: String = "sweep") -> [String] {
+        [command, "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr",
+         "--retention-hours", "0.01"]
+    }
+
+    @Test("a sweep that would remove every file exits 75, names the numbers, removes nothing; --allow-mass-deletion goes through")
+    func oneShot() throws {
+        let fixture = try fixture()
+        let before = try fixture.records()
+        let refused = try Binary.run(arguments(fixture) + ["--no-stats"])
+        #expect(refused.status == 75, "\(refused.stderr.suffix(2000))")
+        #expect(refused.stdout.contains("refused: mass-deletion brake: this sweep would remove 1200 of the 1200 export files"), "\(refused.stdout)")
+        #expect(refused.stderr.contains("sweep refused by the mass-deletion brake"), "\(refused.stderr.suffix(2000))")
+        #expect(try fixture.records() == before)
+        #expect(fixture.storageListing().count == 1200)
+
+        let json = try Binary.run(arguments(fixture) + ["--json", "--dry-run"])
+        #expect(json.status == 75)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let check = (object?["report"] as? [String: Any])?["mass_deletion"] as? [String: Any]
+        #expect(check?["tripped"] as? Bool == true && check?["due_files"] as? Int == 1200 && check?["referenced_files"] as? Int == 1200, "\(json.stdout.prefix(3000))")
+
+        let lowered = try Binary.run(arguments(fixture) + ["--max-delete-min-files", "5000", "--dry-run", "--no-stats"])
+        #expect(lowered.status == 0, "a minimum above the due count lets it through: \(lowered.stderr.suffix(1000))")
+
+        let allowed = try Binary.run(arguments(fixture) + ["--allow-mass-deletion", "--no-stats"])
+        #expect(allowed.status == 0, "\(allowed.stderr.suffix(2000))")
+        #expect(allowed.stderr.contains("mass-deletion brake is off for this sweep"))
+        #expect(fixture.storageListing().isEmpty)
+        #expect(try fixture.records().values.allSatisfy { $0 == ["expired", "NULL"] })
+    }
+
+    @Test("the brake's keys are validated like every setting (exit 78, the key named)")
+    func validation() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
+        let result = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                     "--max-delete-percent", "120"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("EXPORT_CLEANUP_MAX_DELETE_PERCENT") && result.stderr.contains("from 0 to 100"), "\(result.stderr)")
+        let help = try Binary.run(["sweep", "--help"])
+        #expect(help.stdout.contains("--allow-mass-deletion") && help.stdout.contains("--max-delete-percent"))
+    }
+
+    @Test("the daemon says so in STATUS=, removes nothing, and keeps running")
+    func daemon() throws {
+        let fixture = try fixture()
+        let listener = NotifyListener(directory: fixture.tmp.path)
+        let daemon = try BackgroundProcess(arguments(fixture, "run"), environment: ["NOTIFY_SOCKET": listener.path],
+                                           stderrPath: fixture.tmp.path + "/daemon.stderr")
+        try listener.wait(for: "refused status") { $0.hasPrefix("STATUS=Idle. Last sweep") && $0.contains("refused by the mass-deletion brake: 1200 of 1200 files due") }
+        #expect(fixture.storageListing().count == 1200)
+        #expect(daemon.process.isRunning)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) == 0)
+    }
+}
+
+@Suite("clock check: sweep --require-synced-clock")
+struct ClockCheckCommandTests {
+    @Test("yes: exit 75 and nothing removed when this machine's kernel says unsynchronised, a normal sweep otherwise")
+    func requireSyncedClock() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
+        let path = try fixture.addCompleted("exp_clock1", hoursAgo: 48)
+        let synchronized = KernelClockStatus().clockSync().isSynchronized
+        let result = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                     "--log-target", "stderr", "--no-stats", "--require-synced-clock", "yes"])
+        if synchronized {
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!fileExists(path))
+        } else {
+            #expect(result.status == 75, "\(result.stderr)")
+            #expect(result.stdout.contains("refused: the system clock is not synchronised"), "\(result.stdout)")
+            #expect(result.stderr.contains("EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes"))
+            #expect(fileExists(path))
+        }
+        let invalid = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                      "--require-synced-clock", "maybe"])
+        #expect(invalid.status == 78 && invalid.stderr.contains("EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK"), "\(invalid.stderr)")
+    }
+}
