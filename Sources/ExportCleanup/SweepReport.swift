@@ -115,6 +115,19 @@ public struct SweepReport: Sendable, Hashable, Codable {
     /// `EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`): what it said.
     public var clockNotSynchronized: String?
 
+    /// Which bound stopped a bounded sweep.
+    public enum Bound: String, Sendable, Hashable, Codable {
+        /// `EXPORT_CLEANUP_MAX_FILES_PER_SWEEP`.
+        case files
+        /// `EXPORT_CLEANUP_MAX_SWEEP_SECONDS`.
+        case seconds
+    }
+    /// Set when the sweep stopped at a bound, having committed what it did: the next sweep goes on.
+    public var boundReached: Bound?
+    /// With ``boundReached``: the due rows this sweep left, when it knows (it counted its due rows before its first
+    /// claim, or had read them all); `nil`: more may be due.
+    public var stillDue: Int?
+
     /// Whether a safety check refused the whole sweep (the brake, or the clock): it removed nothing and a later
     /// sweep tries again.
     public var refused: Bool { refusedByBrake || clockNotSynchronized != nil }

@@ -21,10 +21,15 @@ public struct SweepOptions: Sendable, Hashable {
     public var brake: MassDeletionBrake?
     /// Remove nothing while the kernel says the clock is not synchronised (``Sweeper/clockStatus``).
     public var requireSyncedClock: Bool
+    /// Files one sweep removes at most (0: no bound): past it the sweep commits what it did and stops.
+    public var maxFiles: Int
+    /// Seconds one sweep runs at most (0: no bound): past it the sweep commits the batch in hand and stops.
+    public var maxSeconds: Double
 
     /// Creates options.
     public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 2000, batchMilliseconds: Int = 250, dryRun: Bool = false,
-                waitForLock: Bool = false, brake: MassDeletionBrake? = MassDeletionBrake(), requireSyncedClock: Bool = false) {
+                waitForLock: Bool = false, brake: MassDeletionBrake? = MassDeletionBrake(), requireSyncedClock: Bool = false,
+                maxFiles: Int = 0, maxSeconds: Double = 0) {
         self.policy = policy
         self.batchSize = max(1, batchSize)
         self.batchMilliseconds = max(1, batchMilliseconds)
@@ -32,6 +37,8 @@ public struct SweepOptions: Sendable, Hashable {
         self.waitForLock = waitForLock
         self.brake = brake
         self.requireSyncedClock = requireSyncedClock
+        self.maxFiles = max(0, maxFiles)
+        self.maxSeconds = maxSeconds.isFinite ? max(0, maxSeconds) : 0
     }
 }
 
@@ -151,6 +158,10 @@ public final class Sweeper {
         var brakeSettled = options.brake?.isArmed != true
         var claims: [Claimable] = []
         var batchStarted: UInt64?
+        // Bounded sweeps: files committed so far (claims with a file), the total due rows once known.
+        var committedFiles = 0
+        var knownDueRows: Int?
+        let sweepStarted = MonotonicClock.microseconds()
         sweep: do {
             if !options.dryRun {
                 carried = try finishEarlierClaims(&report, logger: logger, onItem: onItem)
@@ -187,8 +198,20 @@ public final class Sweeper {
                         claims.append(claimable)
                     }
                     let elapsed = MonotonicClock.microseconds() - (batchStarted ?? 0)
+                    let readAll = cursor == nil && rule == CleanupRule.allCases.last
+                    if readAll && !report.interrupted { knownDueRows = report.total.due }
+                    // A bound reached stops the reading: what is held is claimed (up to the bound), then the sweep ends.
+                    var bound: SweepReport.Bound?
+                    if !options.dryRun {
+                        if options.maxFiles > 0, committedFiles + claims.lazy.filter({ $0.entryName != nil }).count >= options.maxFiles {
+                            bound = .files
+                        } else if options.maxSeconds > 0,
+                            Double(MonotonicClock.microseconds() - sweepStarted) / 1_000_000 >= options.maxSeconds, !readAll {
+                            bound = .seconds
+                        }
+                    }
                     let due = claims.count >= options.batchSize || elapsed >= UInt64(options.batchMilliseconds) * 1000
-                        || cursor == nil || report.interrupted
+                        || cursor == nil || report.interrupted || bound != nil
                     if due && !brakeSettled && !options.dryRun, let brake = options.brake {
                         if report.interrupted {
                             // Stopped before the count was settled: nothing is claimed, the next sweep decides.
@@ -196,9 +219,8 @@ public final class Sweeper {
                             onProgress(report)
                             break sweep
                         }
-                        let readAll = cursor == nil && rule == CleanupRule.allCases.last
                         let held = report.total
-                        if !readAll && held.dueFiles <= min(brake.minimumFiles, Self.holdLimit) && claims.count <= Self.holdLimit {
+                        if !readAll && bound == nil && held.dueFiles <= min(brake.minimumFiles, Self.holdLimit) && claims.count <= Self.holdLimit {
                             continue  // hold: no claim before the brake is settled
                         }
                         var dueFiles = held.dueFiles, dueRows = held.due
@@ -209,6 +231,7 @@ public final class Sweeper {
                             dueRows += rest.rows
                         }
                         brakeSettled = true
+                        knownDueRows = dueRows
                         if try settleBrake(brake, dueFiles: dueFiles, dueRows: dueRows, report: &report, logger: logger) {
                             claims.removeAll()
                             break sweep
@@ -216,6 +239,22 @@ public final class Sweeper {
                     }
                     if due {
                         if !options.dryRun, !claims.isEmpty {
+                            if options.maxFiles > 0 {
+                                // Claim files only up to the bound; the rest stay as they are, for the next sweep.
+                                var budget = options.maxFiles - committedFiles
+                                var keep = 0
+                                while keep < claims.count, claims[keep].entryName == nil || budget > 0 {
+                                    if claims[keep].entryName != nil { budget -= 1 }
+                                    keep += 1
+                                }
+                                for left in claims[keep...] {
+                                    report[left.rule].due -= 1
+                                    if !left.job.filePath.isNull { report[left.rule].dueFiles -= 1 }
+                                }
+                                if keep < claims.count { bound = .files }
+                                claims.removeSubrange(keep...)
+                            }
+                            committedFiles += claims.lazy.filter { $0.entryName != nil }.count
                             var start = 0
                             while start < claims.count {
                                 let end = min(start + options.batchSize, claims.count)
@@ -228,6 +267,13 @@ public final class Sweeper {
                         onProgress(report)
                     }
                     if report.interrupted { break sweep }
+                    // Not a stop when the bound was met exactly by the last due rows there were.
+                    if let bound, knownDueRows != report.total.due {
+                        report.boundReached = bound
+                        report.stillDue = knownDueRows.map { max(0, $0 - report.total.due) }
+                        logger.info("sweep bound reached (\(bound == .files ? "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP=\(options.maxFiles) files" : "EXPORT_CLEANUP_MAX_SWEEP_SECONDS=\(options.maxSeconds) s")): what was done is committed; \(report.stillDue.map { "\($0) still due" } ?? "more may be due")")
+                        break sweep
+                    }
                 } while cursor != nil
             }
             if options.dryRun, !brakeSettled, let brake = options.brake {
@@ -535,6 +581,10 @@ public final class Sweeper {
             if check.tripped { metadata["export_mass_deletion_refused"] = "true" }
         }
         if let clock = report.clockNotSynchronized { metadata["export_clock"] = "\(clock)" }
+        if let bound = report.boundReached {
+            metadata["export_bound_reached"] = "\(bound.rawValue)"
+            metadata["export_still_due"] = "\(report.stillDue.map(String.init) ?? "unknown")"
+        }
         logger.info("\(Self.summary(report))", metadata: metadata)
     }
 
@@ -549,5 +599,8 @@ public final class Sweeper {
         return "\(verb): \(total.due) due, \(total.removed) \(report.dryRun ? "would be removed" : "removed") (\(total.bytesFreed) bytes), "
             + "\(total.alreadyMissing) already missing, \(total.failed) failed, \(total.refused) refused, \(total.undecidable) undecidable, "
             + "\(total.recordsUpdated) records updated in \(String(format: "%.3f", report.durationSeconds)) s"
+            + (report.boundReached.map { bound in
+                "; stopped at its \(bound == .files ? "file" : "time") bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
+            } ?? "")
     }
 }

@@ -59,6 +59,10 @@ public struct CleanupSettings: Sendable, Equatable {
     /// Whether a sweep removes nothing while the kernel says the clock is not synchronised
     /// (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK`; `yes`/`no`).
     public var requireSyncedClock: Bool
+    /// Files one sweep removes at most, 0 for no bound (`EXPORT_CLEANUP_MAX_FILES_PER_SWEEP`; 0…100000000).
+    public var maxFilesPerSweep: Int
+    /// Seconds one sweep runs at most, 0 for no bound (`EXPORT_CLEANUP_MAX_SWEEP_SECONDS`; 0…86400).
+    public var maxSweepSeconds: Int
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -81,7 +85,9 @@ public struct CleanupSettings: Sendable, Equatable {
         busyTimeoutMilliseconds: Int = 5000,
         maxDeletePercent: Int = 90,
         maxDeleteMinFiles: Int = 1000,
-        requireSyncedClock: Bool = false
+        requireSyncedClock: Bool = false,
+        maxFilesPerSweep: Int = 0,
+        maxSweepSeconds: Int = 0
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -96,6 +102,8 @@ public struct CleanupSettings: Sendable, Equatable {
         self.maxDeletePercent = maxDeletePercent
         self.maxDeleteMinFiles = maxDeleteMinFiles
         self.requireSyncedClock = requireSyncedClock
+        self.maxFilesPerSweep = maxFilesPerSweep
+        self.maxSweepSeconds = maxSweepSeconds
     }
 
     /// Where the value of `key` came from.
@@ -120,6 +128,8 @@ public struct CleanupSettings: Sendable, Equatable {
         case .maxDeletePercent: String(maxDeletePercent)
         case .maxDeleteMinFiles: String(maxDeleteMinFiles)
         case .requireSyncedClock: requireSyncedClock ? "yes" : "no"
+        case .maxFilesPerSweep: String(maxFilesPerSweep)
+        case .maxSweepSeconds: String(maxSweepSeconds)
         }
     }
 
@@ -292,6 +302,8 @@ extension CleanupSettings {
             logLevel = level
         case .dryRun: dryRun = try boolean()
         case .requireSyncedClock: requireSyncedClock = try boolean()
+        case .maxFilesPerSweep: maxFilesPerSweep = try integer(in: Limits.maxFilesPerSweep)
+        case .maxSweepSeconds: maxSweepSeconds = try integer(in: Limits.maxSweepSeconds)
         }
         sources[key] = source
     }

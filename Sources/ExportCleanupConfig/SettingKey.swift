@@ -27,6 +27,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case maxDeleteMinFiles = "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES"
     /// Remove nothing while the kernel says the clock is not synchronised.
     case requireSyncedClock = "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK"
+    /// Files one sweep removes at most (0: no bound).
+    case maxFilesPerSweep = "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP"
+    /// Seconds one sweep runs at most (0: no bound).
+    case maxSweepSeconds = "EXPORT_CLEANUP_MAX_SWEEP_SECONDS"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -71,6 +75,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .maxDeletePercent: "a whole number of percent from 0 to 100 (100 turns the mass-deletion brake off)"
         case .maxDeleteMinFiles: "a whole number of files from 0 to 100000000"
         case .requireSyncedClock: "one of yes, no, true, false, 1, 0, on, off (in any case)"
+        case .maxFilesPerSweep: "a whole number of files from 0 (no bound) to 100000000"
+        case .maxSweepSeconds: "a whole number of seconds from 0 (no bound) to 86400"
         }
     }
 
@@ -130,4 +136,6 @@ enum Limits {
     static let busyTimeoutMilliseconds = 0...600_000
     static let maxDeletePercent = 0...100
     static let maxDeleteMinFiles = 0...100_000_000
+    static let maxFilesPerSweep = 0...100_000_000
+    static let maxSweepSeconds = 0...86_400
 }

@@ -172,6 +172,9 @@ final class Daemon: @unchecked Sendable {
             let total = report.total
             let what = report.dryRun ? "would remove" : "removed"
             lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
+            if report.boundReached != nil {
+                lastResult += ", stopped at its bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
+            }
             if let aborted = report.abortedBy { lastResult = "Last sweep \(time) UTC aborted: \(aborted)" }
             if let clock = report.clockNotSynchronized {
                 lastResult = "Last sweep \(time) UTC refused: the clock is \(clock); nothing removed, retrying at the next interval"
@@ -195,8 +198,23 @@ final class Daemon: @unchecked Sendable {
             requestSweep()
         case .sweeping(queued: false), .idle:
             phase = .idle
-            notifier.status(idleStatus())
+            if case .success(let report) = result, let pause = Self.backlogPause(report, intervalSeconds: settings.intervalSeconds) {
+                // A bounded sweep left work: the next one after a short pause, not a whole interval.
+                notifier.status("Idle. \(lastResult). Next in \(String(format: "%g", pause)) s (backlog).")
+                stateQueue.asyncAfter(deadline: .now() + pause) { [self] in
+                    if case .idle = phase { requestSweep() }
+                }
+            } else {
+                notifier.status(idleStatus())
+            }
         }
+    }
+
+    /// The pause before the next sweep when `report` stopped at a bound with work left: 5 s, or a tenth of the
+    /// interval when that is shorter; `nil` when nothing is known to be left (no bound reached, or 0 still due).
+    static func backlogPause(_ report: SweepReport, intervalSeconds: Int) -> Double? {
+        guard report.boundReached != nil, !report.refused, report.abortedBy == nil, (report.stillDue ?? 1) > 0 else { return nil }
+        return min(5, Double(intervalSeconds) / 10)
     }
 
     private func idleStatus() -> String {

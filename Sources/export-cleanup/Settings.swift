@@ -77,6 +77,15 @@ struct SettingsOptions: ParsableArguments {
         valueName: "yes|no"))
     var requireSyncedClock: String?
 
+    @Option(name: .customLong("max-files-per-sweep"), help: ArgumentHelp(settingHelp(
+        "Files one sweep removes at most, 0 for no bound; the daemon runs the next one after a short pause until the backlog is gone",
+        .maxFilesPerSweep)))
+    var maxFilesPerSweep: String?
+
+    @Option(name: .customLong("max-sweep-seconds"), help: ArgumentHelp(settingHelp(
+        "Seconds one sweep runs at most, 0 for no bound (it commits the batch in hand and stops)", .maxSweepSeconds)))
+    var maxSweepSeconds: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
         CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
     var logLevel: String?
@@ -91,7 +100,8 @@ struct SettingsOptions: ParsableArguments {
     var flags: [SettingKey: String] {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
-                            .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock])) { $1 }
+                            .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock,
+                            .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -162,7 +172,8 @@ extension CleanupSettings {
     /// Sweep options from these settings; `allowMassDeletion` (`sweep --allow-mass-deletion`) turns the brake off.
     func sweepOptions(wait: Bool, allowMassDeletion: Bool = false) -> SweepOptions {
         SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait,
-                     brake: allowMassDeletion ? nil : brake, requireSyncedClock: requireSyncedClock)
+                     brake: allowMassDeletion ? nil : brake, requireSyncedClock: requireSyncedClock, maxFiles: maxFilesPerSweep,
+                     maxSeconds: Double(maxSweepSeconds))
     }
 }
 

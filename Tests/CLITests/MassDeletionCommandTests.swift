@@ -108,3 +108,26 @@ struct ClockCheckCommandTests {
         #expect(invalid.status == 78 && invalid.stderr.contains("EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK"), "\(invalid.stderr)")
     }
 }
+
+@Suite("bounded sweeps: sweep and run")
+struct BoundedSweepCommandTests {
+    @Test("the daemon runs the next bounded sweep after a short pause until the backlog is gone")
+    func daemonBacklog() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
+        for index in 0..<120 { try fixture.addCompleted("exp_q\(index)", hoursAgo: 48, bytes: 1) }
+        let listener = NotifyListener(directory: fixture.tmp.path)
+        let daemon = try BackgroundProcess(
+            ["run", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"), "--log-target", "stderr",
+             "--interval-seconds", "10", "--max-files-per-sweep", "50"],
+            environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
+        let first = try listener.wait(for: "backlog status") { $0.hasPrefix("STATUS=Idle.") && $0.contains("70 still due") && $0.contains("Next in 1 s (backlog)") }
+        let second = try listener.wait(for: "second bounded sweep", from: first + 1) { $0.hasPrefix("STATUS=Idle.") && $0.contains("20 still due") }
+        try listener.wait(for: "backlog done", from: second + 1, timeout: 10) { $0.hasPrefix("STATUS=Idle.") && $0.contains("20 removed") && !$0.contains("backlog") }
+        #expect(fixture.storageListing().isEmpty)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) == 0)
+        let oneShot = try Binary.run(["sweep", "--help"])
+        #expect(oneShot.stdout.contains("--max-files-per-sweep") && oneShot.stdout.contains("--max-sweep-seconds"))
+    }
+}

@@ -46,6 +46,8 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_MAX_DELETE_PERCENT": "90",
                     "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES": "1000",
                     "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK": "no",
+                    "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP": "0",
+                    "EXPORT_CLEANUP_MAX_SWEEP_SECONDS": "0",
                 ])
         }
 
@@ -54,6 +56,7 @@ extension ConfigurationTests {
                 "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
                 "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
                 "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
+                "--max-files-per-sweep", "--max-sweep-seconds",
             ])
         }
 
@@ -129,6 +132,8 @@ extension ConfigurationTests {
             .maxDeletePercent: ("50", "50"),
             .maxDeleteMinFiles: ("+200", "200"),
             .requireSyncedClock: ("On", "yes"),
+            .maxFilesPerSweep: ("5000", "5000"),
+            .maxSweepSeconds: ("300", "300"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -223,6 +228,8 @@ extension ConfigurationTests {
             invalid(.maxDeletePercent, "-1"), invalid(.maxDeletePercent, "90%"), invalid(.maxDeletePercent, "12.5"),
             valid(.maxDeleteMinFiles, "0"), valid(.maxDeleteMinFiles, "100000000"), invalid(.maxDeleteMinFiles, "100000001"),
             invalid(.maxDeleteMinFiles, "-1"), invalid(.maxDeleteMinFiles, "1k"),
+            valid(.maxFilesPerSweep, "0"), valid(.maxFilesPerSweep, "1"), invalid(.maxFilesPerSweep, "-1"), invalid(.maxFilesPerSweep, "1e3"),
+            valid(.maxSweepSeconds, "0"), valid(.maxSweepSeconds, "86400"), invalid(.maxSweepSeconds, "86401"), invalid(.maxSweepSeconds, "1.5"),
         ]
 
         static let otherCases: [ValueCase] =
