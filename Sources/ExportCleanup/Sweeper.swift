@@ -249,6 +249,7 @@ public final class Sweeper {
                                 }
                                 for left in claims[keep...] {
                                     report[left.rule].due -= 1
+                                    report.countType(left.job) { $0.due -= 1 }
                                     if !left.job.filePath.isNull { report[left.rule].dueFiles -= 1 }
                                 }
                                 if keep < claims.count { bound = .files }
@@ -359,6 +360,7 @@ public final class Sweeper {
             break
         }
         report[rule].due += 1
+        report.countType(job) { $0.due += 1 }
         if !job.filePath.isNull { report[rule].dueFiles += 1 }
         let inspected: RemovalOutcome
         var file: StorageStatistics.FileInfo?
@@ -387,6 +389,7 @@ public final class Sweeper {
             if options.dryRun {
                 report[rule].removed += 1
                 report[rule].bytesFreed += bytes
+                report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
                 logger.debug("would remove export file", metadata: [
                     "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
                     "export_rule": "\(rule.rawValue)",
@@ -445,6 +448,7 @@ public final class Sweeper {
                 continue
             }
             report[rule].recordsUpdated += 1
+            report.countType(job) { $0.recordsUpdated += 1 }
             guard let name = item.entryName else {
                 report[rule].alreadyMissing += 1
                 logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
@@ -456,6 +460,7 @@ public final class Sweeper {
             case .removed(let bytes):
                 report[rule].removed += 1
                 report[rule].bytesFreed += bytes
+                report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
                 logger.debug("removed export file", metadata: [
                     "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
                     "export_rule": "\(rule.rawValue)",
@@ -581,6 +586,7 @@ public final class Sweeper {
             if check.tripped { metadata["export_mass_deletion_refused"] = "true" }
         }
         if let clock = report.clockNotSynchronized { metadata["export_clock"] = "\(clock)" }
+        if !report.byExportType.isEmpty { metadata["export_by_type"] = "\(report.byExportTypeText)" }
         if let bound = report.boundReached {
             metadata["export_bound_reached"] = "\(bound.rawValue)"
             metadata["export_still_due"] = "\(report.stillDue.map(String.init) ?? "unknown")"

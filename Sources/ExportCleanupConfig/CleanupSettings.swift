@@ -37,6 +37,10 @@ public struct CleanupSettings: Sendable, Equatable {
     public var retentionHours: Double
     /// Hours after which a failed export's file is removed (`EXPORT_CLEANUP_FAILED_AGE_HOURS`).
     public var failedAgeHours: Double
+    /// Retention per export type, hours (`EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE`, e.g. `hotels=48 supplier_summary=168`).
+    public var retentionHoursByType: [String: Double] = [:]
+    /// Failed age per export type, hours (`EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE`).
+    public var failedAgeHoursByType: [String: Double] = [:]
     /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`; 1…86400).
     public var intervalSeconds: Int
     /// Rows claimed per write transaction at most (`EXPORT_CLEANUP_BATCH_SIZE`; 1…100000).
@@ -119,6 +123,8 @@ public struct CleanupSettings: Sendable, Equatable {
         case .databasePath: databasePath
         case .retentionHours: Self.format(hours: retentionHours)
         case .failedAgeHours: Self.format(hours: failedAgeHours)
+        case .retentionHoursByType: Self.format(byType: retentionHoursByType)
+        case .failedAgeHoursByType: Self.format(byType: failedAgeHoursByType)
         case .intervalSeconds: String(intervalSeconds)
         case .batchSize: String(batchSize)
         case .batchMilliseconds: String(batchMilliseconds)
@@ -141,6 +147,22 @@ public struct CleanupSettings: Sendable, Equatable {
         SettingKey.allCases.map { key in
             "# \(source(of: key))\n\(key.rawValue)=\(Self.fileValue(text(of: key)))"
         }.joined(separator: "\n")
+    }
+
+    /// `hotels=48 supplier_summary=168`, sorted by type.
+    static func format(byType: [String: Double]) -> String {
+        byType.keys.sorted().map { "\($0)=\(format(hours: byType[$0]!))" }.joined(separator: " ")
+    }
+
+    /// Whether `text` is an export type as the naming rule writes it: words of `A-Z a-z 0-9 -` joined by `_`, at most
+    /// 50 characters.
+    static func isExportType(_ text: Substring) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 50 else { return false }
+        return text.split(separator: "_", omittingEmptySubsequences: false).allSatisfy { word in
+            !word.isEmpty && word.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+            }
+        }
     }
 
     static func format(hours: Double) -> String {
@@ -275,6 +297,20 @@ extension CleanupSettings {
             default: throw invalid(nil)
             }
         }
+        func hoursByType() throws(ConfigurationError) -> [String: Double] {
+            var result: [String: Double] = [:]
+            for pair in text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }) {
+                guard let equals = pair.firstIndex(of: "=") else { throw invalid("'\(pair)' is not TYPE=HOURS") }
+                let type = pair[..<equals], value = String(pair[pair.index(after: equals)...])
+                guard Self.isExportType(type) else { throw invalid("'\(type)' is not an export type") }
+                guard result[String(type)] == nil else { throw invalid("'\(type)' is named twice") }
+                guard Self.isDecimal(value), let hours = Double(value) else { throw invalid("the hours of '\(type)' are not a decimal number") }
+                if hours <= 0 { throw invalid("the hours of '\(type)' must be greater than 0") }
+                if hours > Limits.maximumHours { throw invalid("the hours of '\(type)' are greater than \(Limits.maximumHoursText)") }
+                result[String(type)] = hours
+            }
+            return result
+        }
         func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let number = Int(text) else {
                 guard Self.isDecimal(text) else { throw invalid("not a number") }
@@ -291,6 +327,8 @@ extension CleanupSettings {
         case .databasePath: databasePath = try path()
         case .retentionHours: retentionHours = try hours()
         case .failedAgeHours: failedAgeHours = try hours()
+        case .retentionHoursByType: retentionHoursByType = try hoursByType()
+        case .failedAgeHoursByType: failedAgeHoursByType = try hoursByType()
         case .intervalSeconds: intervalSeconds = try integer(in: Limits.interval)
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
         case .batchMilliseconds: batchMilliseconds = try integer(in: Limits.batchMilliseconds)

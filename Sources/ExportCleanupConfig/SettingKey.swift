@@ -9,6 +9,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
     /// Hours after which the file of a failed export is removed.
     case failedAgeHours = "EXPORT_CLEANUP_FAILED_AGE_HOURS"
+    /// Retention per export type, e.g. `hotels=48 supplier_summary=168`; types not named use the default.
+    case retentionHoursByType = "EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE"
+    /// Failed age per export type, e.g. `hotels=2`; types not named use the default.
+    case failedAgeHoursByType = "EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE"
     /// Seconds between two sweeps of the daemon.
     case intervalSeconds = "EXPORT_CLEANUP_INTERVAL_SECONDS"
     /// Rows claimed per write transaction at most.
@@ -65,6 +69,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .databasePath: "a non-empty file path without NUL characters"
         case .retentionHours, .failedAgeHours:
             "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
+        case .retentionHoursByType, .failedAgeHoursByType:
+            "TYPE=HOURS pairs separated by spaces or commas, e.g. hotels=48 supplier_summary=168 (TYPE: an export type of "
+                + "letters, digits and '-' in words joined by '_', at most 50 characters, each named once; HOURS as for "
+                + "EXPORT_CLEANUP_RETENTION_HOURS), or empty for none"
         case .intervalSeconds: "a whole number of seconds from 1 to 86400"
         case .batchSize: "a whole number from 1 to 100000"
         case .batchMilliseconds: "a whole number of milliseconds from 1 to 60000"
@@ -102,7 +110,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             min(upper.count, key.rawValue.count) >= minimumShared
                 && (upper.hasPrefix(key.rawValue) || key.rawValue.hasPrefix(upper))
         }
-        return related.count == 1 ? related[0] : nil
+        if related.count == 1 { return related[0] }
+        // `EXPORT_CLEANUP_RETENTION` extends to `..._RETENTION_HOURS` and `..._RETENTION_HOURS_BY_TYPE`: the key the
+        // others extend is meant.
+        return related.first { key in related.allSatisfy { $0.rawValue.hasPrefix(key.rawValue) } }
     }
 
     /// The valid keys, comma-separated.

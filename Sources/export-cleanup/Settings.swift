@@ -54,6 +54,16 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("failed-age-hours"), help: ArgumentHelp(settingHelp("Hours after which a failed export's partial file goes", .failedAgeHours)))
     var failedAgeHours: String?
 
+    @Option(name: .customLong("retention-hours-by-type"), help: ArgumentHelp(settingHelp(
+        "Retention per export type, e.g. 'hotels=48 supplier_summary=168'; types not named use --retention-hours", .retentionHoursByType),
+        valueName: "type=hours ..."))
+    var retentionHoursByType: String?
+
+    @Option(name: .customLong("failed-age-hours-by-type"), help: ArgumentHelp(settingHelp(
+        "Failed age per export type, e.g. 'hotels=2'; types not named use --failed-age-hours", .failedAgeHoursByType),
+        valueName: "type=hours ..."))
+    var failedAgeHoursByType: String?
+
     @Option(name: .customLong("batch-size"), help: ArgumentHelp(settingHelp("Rows claimed per write transaction at most", .batchSize)))
     var batchSize: String?
 
@@ -101,7 +111,8 @@ struct SettingsOptions: ParsableArguments {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
                             .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock,
-                            .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds])) { $1 }
+                            .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds,
+                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -151,7 +162,10 @@ private func given(_ flags: [SettingKey: String?]) -> [SettingKey: String] {
 
 extension CleanupSettings {
     /// The due rules.
-    var policy: RetentionPolicy { RetentionPolicy(retentionHours: retentionHours, failedAgeHours: failedAgeHours) }
+    var policy: RetentionPolicy {
+        RetentionPolicy(retentionHours: retentionHours, failedAgeHours: failedAgeHours, retentionHoursByType: retentionHoursByType,
+                        failedAgeHoursByType: failedAgeHoursByType)
+    }
 
     /// The swift-log level.
     var loggerLevel: Logger.Level {

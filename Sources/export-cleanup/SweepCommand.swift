@@ -77,7 +77,8 @@ struct SweepCommand: ParsableCommand {
         let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, allowMassDeletion: allowMassDeletion, logger: logger,
                                         isCancelled: { stop.isRequested }) { item in
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
-                print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)")
+                print("would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)  "
+                    + "[rule \(item.rule.rawValue), \(resolved.policy.applied(to: item.job, rule: item.rule).describe(item.rule))]")
             }
         }
         if json {
@@ -134,6 +135,9 @@ func sweepText(_ outcome: SweepRun.Outcome) -> String {
     let widths = (0..<header.count).map { column in table.map { $0[column].count }.max() ?? 0 }
     for row in table {
         lines.append("  " + zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+    if !report.byExportType.isEmpty {
+        lines.append("  by type: \(report.byExportTypeText)")
     }
     lines.append(String(format: "  duration %.3f s", report.durationSeconds))
     if report.interrupted { lines.append("  interrupted: the sweep was stopped between files; the next one goes on") }

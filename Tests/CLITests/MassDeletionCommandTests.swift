@@ -131,3 +131,21 @@ struct BoundedSweepCommandTests {
         #expect(oneShot.stdout.contains("--max-files-per-sweep") && oneShot.stdout.contains("--max-sweep-seconds"))
     }
 }
+
+@Suite("retention per export type: sweep --dry-run")
+struct RetentionByTypeCommandTests {
+    @Test("the dry run names the rule and the retention that applied to each file; the report counts by type")
+    func dryRunListing() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data("EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE=\"hotels=30 rates=100\"\n".utf8))
+        try fixture.addCompleted("exp_t1", hoursAgo: 40)
+        let result = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                     "--log-target", "stderr", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[rule completed, retention 30 h (hotels)]"), "\(result.stdout)")
+        #expect(result.stdout.contains("by type: hotels due 1 would remove 1"), "\(result.stdout)")
+        let bad = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                  "--retention-hours-by-type", "hotels=48 hotels=2"])
+        #expect(bad.status == 78 && bad.stderr.contains("EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE") && bad.stderr.contains("named twice"), "\(bad.stderr)")
+    }
+}

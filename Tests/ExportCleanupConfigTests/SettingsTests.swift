@@ -24,6 +24,7 @@ extension ConfigurationTests {
             #expect(settings.maxDeletePercent == 90)
             #expect(settings.maxDeleteMinFiles == 1000)
             #expect(settings.requireSyncedClock == false)
+            #expect(settings.retentionHoursByType.isEmpty && settings.failedAgeHoursByType.isEmpty)
             for key in SettingKey.allCases {
                 #expect(settings.source(of: key) == .default)
             }
@@ -37,6 +38,8 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_DATABASE": "./exports.db",
                     "EXPORT_CLEANUP_RETENTION_HOURS": "24",
                     "EXPORT_CLEANUP_FAILED_AGE_HOURS": "1",
+                    "EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE": "",
+                    "EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE": "",
                     "EXPORT_CLEANUP_INTERVAL_SECONDS": "3600",
                     "EXPORT_CLEANUP_BATCH_SIZE": "2000",
                     "EXPORT_CLEANUP_BATCH_MILLISECONDS": "250",
@@ -53,7 +56,8 @@ extension ConfigurationTests {
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
-                "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
+                "--storage", "--db", "--retention-hours", "--failed-age-hours", "--retention-hours-by-type", "--failed-age-hours-by-type",
+                "--interval-seconds",
                 "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
                 "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
                 "--max-files-per-sweep", "--max-sweep-seconds",
@@ -123,6 +127,8 @@ extension ConfigurationTests {
             .databasePath: ("/var/lib/app/app.db", "/var/lib/app/app.db"),
             .retentionHours: ("48.5", "48.5"),
             .failedAgeHours: ("0.25", "0.25"),
+            .retentionHoursByType: ("supplier_summary=168,hotels=48.0", "hotels=48 supplier_summary=168"),
+            .failedAgeHoursByType: ("hotels=0.5", "hotels=0.5"),
             .intervalSeconds: ("60", "60"),
             .batchSize: ("1000", "1000"),
             .batchMilliseconds: ("75", "75"),
@@ -244,6 +250,15 @@ extension ConfigurationTests {
             + ["yes", "true", "1", "ON"].map { valid(.requireSyncedClock, $0, "yes") }
             + ["no", "false", "0", "Off"].map { valid(.requireSyncedClock, $0, "no") }
             + [invalid(.requireSyncedClock, "sometimes"), invalid(.requireSyncedClock, "")]
+            + [SettingKey.retentionHoursByType, .failedAgeHoursByType].flatMap { key in
+                [
+                    valid(key, "", ""), valid(key, "hotels=48", "hotels=48"), valid(key, "  a=1\tb-2=2 ", "a=1 b-2=2"),
+                    valid(key, "supplier_summary=0.5,hotels=7", "hotels=7 supplier_summary=0.5"),
+                    invalid(key, "hotels"), invalid(key, "hotels=0"), invalid(key, "hotels=-1"), invalid(key, "hotels=x"),
+                    invalid(key, "hotels=1 hotels=2"), invalid(key, "=3"), invalid(key, "ho tels=3=4"), invalid(key, "a__b=1"),
+                    invalid(key, "h\u{e9}tels=1"), invalid(key, "hotels=87601"), invalid(key, String(repeating: "a", count: 51) + "=1"),
+                ]
+            }
             + [
                 valid(.storagePath, "/srv/exports"), valid(.storagePath, " spaced "), valid(.storagePath, "relative"),
                 invalid(.storagePath, ""), invalid(.storagePath, "a\u{0}b"),
