@@ -34,6 +34,12 @@ public protocol JobStore: AnyObject {
     /// due than the brake's minimum. It must not be cheaper by being wrong: an estimate that can be lower than the
     /// truth would trip the brake on an ordinary sweep, one that can be higher would let a mass deletion through.
     func countReferencedFiles() throws(JobStoreError) -> Int
+
+    /// Every row, of any status, whose `id` equals one of `ids` (TEXT by its bytes; an id the store keeps as INTEGER
+    /// by its decimal digits), with the columns a candidate has, in any order; an id without a row is simply absent.
+    /// Used by the orphan pass (``OrphanScanner``), a few hundred ids at a time, and again for one id right before
+    /// each removal: it must read committed rows as they are at that moment (no cache).
+    func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob]
 }
 
 /// A position in a store's stable order of jobs (opaque to everything above the store).

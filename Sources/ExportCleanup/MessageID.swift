@@ -23,4 +23,6 @@ public enum MessageID {
     public static let massDeletionRefused = "c46f162965664cfb8fdacb5132f97a04"
     /// A sweep removed nothing because the kernel says the clock is not synchronised (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`).
     public static let clockNotSynchronized = "222096cee1bb49988a5e5b83a78d6ad4"
+    /// An orphan pass finished (`export-cleanup orphans`, or the daemon's with `EXPORT_CLEANUP_ORPHAN_HOURS`).
+    public static let orphansFinished = "114c19e3ca5d4457ae33a974deb7edd8"
 }

@@ -67,6 +67,9 @@ public struct CleanupSettings: Sendable, Equatable {
     public var maxFilesPerSweep: Int
     /// Seconds one sweep runs at most, 0 for no bound (`EXPORT_CLEANUP_MAX_SWEEP_SECONDS`; 0…86400).
     public var maxSweepSeconds: Int
+    /// The daemon's orphan pass: after each sweep, export files older than this many hours that no row references
+    /// are removed; 0 turns it off (`EXPORT_CLEANUP_ORPHAN_HOURS`; 0, or > 0 and ≤ 87600).
+    public var orphanHours: Double = 0
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -136,6 +139,7 @@ public struct CleanupSettings: Sendable, Equatable {
         case .requireSyncedClock: requireSyncedClock ? "yes" : "no"
         case .maxFilesPerSweep: String(maxFilesPerSweep)
         case .maxSweepSeconds: String(maxSweepSeconds)
+        case .orphanHours: Self.format(hours: orphanHours)
         }
     }
 
@@ -342,6 +346,11 @@ extension CleanupSettings {
         case .requireSyncedClock: requireSyncedClock = try boolean()
         case .maxFilesPerSweep: maxFilesPerSweep = try integer(in: Limits.maxFilesPerSweep)
         case .maxSweepSeconds: maxSweepSeconds = try integer(in: Limits.maxSweepSeconds)
+        case .orphanHours:
+            guard Self.isDecimal(text), let value = Double(text) else { throw invalid("not a decimal number") }
+            if value < 0 { throw invalid("below 0") }
+            if value > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
+            orphanHours = value
         }
         sources[key] = source
     }

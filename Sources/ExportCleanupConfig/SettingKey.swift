@@ -35,6 +35,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case maxFilesPerSweep = "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP"
     /// Seconds one sweep runs at most (0: no bound).
     case maxSweepSeconds = "EXPORT_CLEANUP_MAX_SWEEP_SECONDS"
+    /// The daemon's orphan pass after each sweep: files older than this many hours that no row references go (0: off).
+    case orphanHours = "EXPORT_CLEANUP_ORPHAN_HOURS"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -85,6 +87,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .requireSyncedClock: "one of yes, no, true, false, 1, 0, on, off (in any case)"
         case .maxFilesPerSweep: "a whole number of files from 0 (no bound) to 100000000"
         case .maxSweepSeconds: "a whole number of seconds from 0 (no bound) to 86400"
+        case .orphanHours: "0 (off) or a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed)"
         }
     }
 

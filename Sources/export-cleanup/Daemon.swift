@@ -157,6 +157,17 @@ final class Daemon: @unchecked Sendable {
                     let total = report.total
                     notifier.status("Sweeping: \(total.due) due so far, \(total.removed) removed (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused")
                 })
+            if settings.orphanHours > 0, !report.refused, report.abortedBy == nil, !report.interrupted, !stopRequested.load(ordering: .relaxed) {
+                // The orphan pass after the sweep (EXPORT_CLEANUP_ORPHAN_HOURS); a dry run only reports.
+                notifier.status("Sweeping: looking for orphan files")
+                heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+                do {
+                    _ = try OrphanScanner(store: store, storage: directory, logger: logger)
+                        .scan(options: OrphanOptions(olderThanHours: settings.orphanHours, delete: !settings.dryRun))
+                } catch {
+                    logger.error("the orphan pass failed: \(error)", metadata: ["message_id": "\(MessageID.sweepAborted)"])
+                }
+            }
             return .success(report)
         } catch {
             return .failure(Failure(error))

@@ -96,6 +96,10 @@ struct SettingsOptions: ParsableArguments {
         "Seconds one sweep runs at most, 0 for no bound (it commits the batch in hand and stops)", .maxSweepSeconds)))
     var maxSweepSeconds: String?
 
+    @Option(name: .customLong("orphan-hours"), help: ArgumentHelp(settingHelp(
+        "run only: after each sweep, remove export files older than this many hours that no row references; 0 = off", .orphanHours)))
+    var orphanHours: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
         CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
     var logLevel: String?
@@ -112,7 +116,7 @@ struct SettingsOptions: ParsableArguments {
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
                             .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock,
                             .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds,
-                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType])) { $1 }
+                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType, .orphanHours: orphanHours])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).

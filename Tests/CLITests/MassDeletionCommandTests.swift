@@ -149,3 +149,55 @@ struct RetentionByTypeCommandTests {
         #expect(bad.status == 78 && bad.stderr.contains("EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE") && bad.stderr.contains("named twice"), "\(bad.stderr)")
     }
 }
+
+@Suite("orphans command")
+struct OrphansCommandTests {
+    @Test("lists orphans, removes them with --delete (JSON report), keeps referenced files and odd entries")
+    func orphans() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data())
+        let old = UTCInstant.now().adding(hours: -60)
+        let orphan = try fixture.writeExport("exp_or1", stamp: old)
+        let kept = try fixture.addCompleted("exp_or2", hoursAgo: 60)
+        for path in [orphan, kept] {
+            var times = [timespec(tv_sec: Int(old.seconds), tv_nsec: 0), timespec(tv_sec: Int(old.seconds), tv_nsec: 0)]
+            utimensat(AT_FDCWD, path, &times, 0)
+        }
+        _ = FileManager.default.createFile(atPath: fixture.storage + "/readme.txt", contents: Data("x".utf8))
+        let base = ["orphans", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf")]
+        let list = try Binary.run(base)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.contains("orphan        \((orphan as NSString).lastPathComponent)"), "\(list.stdout)")
+        #expect(list.stdout.contains("nonconforming readme.txt"))
+        #expect(fileExists(orphan))
+        let removed = try Binary.run(base + ["--delete", "--json"])
+        #expect(removed.status == 0, "\(removed.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(removed.stdout.utf8)) as? [String: Any]
+        #expect(object?["removed"] as? Int == 1 && object?["orphans"] as? Int == 1 && object?["nonconforming"] as? Int == 1, "\(removed.stdout)")
+        #expect(!fileExists(orphan) && fileExists(kept))
+        #expect(FileManager.default.fileExists(atPath: fixture.storage + "/readme.txt"))
+        let help = try Binary.run(["orphans", "--help"])
+        #expect(help.stdout.contains("--older-than-hours") && help.stdout.contains("--delete") && help.stdout.contains("--limit"))
+    }
+
+    @Test("the daemon with EXPORT_CLEANUP_ORPHAN_HOURS removes orphans after its sweep")
+    func daemon() throws {
+        let fixture = try Fixture()
+        _ = FileManager.default.createFile(atPath: fixture.tmp.sub("none.conf"), contents: Data("EXPORT_CLEANUP_ORPHAN_HOURS=12\n".utf8))
+        let old = UTCInstant.now().adding(hours: -30)
+        let orphan = try fixture.writeExport("exp_od1", stamp: old)
+        var times = [timespec(tv_sec: Int(old.seconds), tv_nsec: 0), timespec(tv_sec: Int(old.seconds), tv_nsec: 0)]
+        utimensat(AT_FDCWD, orphan, &times, 0)
+        let young = try fixture.writeExport("exp_od2", stamp: UTCInstant.now())
+        let listener = NotifyListener(directory: fixture.tmp.path)
+        let daemon = try BackgroundProcess(["run", "--db", fixture.database, "--storage", fixture.storage, "--config", fixture.tmp.sub("none.conf"),
+                                            "--log-target", "stderr"],
+                                           environment: ["NOTIFY_SOCKET": listener.path], stderrPath: fixture.tmp.path + "/daemon.stderr")
+        try listener.wait(for: "idle") { $0.hasPrefix("STATUS=Idle.") }
+        #expect(!fileExists(orphan), "\(daemon.stderr.suffix(2000))")
+        #expect(fileExists(young))
+        #expect(daemon.stderr.contains("1 removed"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: 5) == 0)
+    }
+}

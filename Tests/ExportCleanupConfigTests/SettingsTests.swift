@@ -51,6 +51,7 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK": "no",
                     "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP": "0",
                     "EXPORT_CLEANUP_MAX_SWEEP_SECONDS": "0",
+                    "EXPORT_CLEANUP_ORPHAN_HOURS": "0",
                 ])
         }
 
@@ -60,7 +61,7 @@ extension ConfigurationTests {
                 "--interval-seconds",
                 "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
                 "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
-                "--max-files-per-sweep", "--max-sweep-seconds",
+                "--max-files-per-sweep", "--max-sweep-seconds", "--orphan-hours",
             ])
         }
 
@@ -140,6 +141,7 @@ extension ConfigurationTests {
             .requireSyncedClock: ("On", "yes"),
             .maxFilesPerSweep: ("5000", "5000"),
             .maxSweepSeconds: ("300", "300"),
+            .orphanHours: ("72.5", "72.5"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -235,6 +237,8 @@ extension ConfigurationTests {
             valid(.maxDeleteMinFiles, "0"), valid(.maxDeleteMinFiles, "100000000"), invalid(.maxDeleteMinFiles, "100000001"),
             invalid(.maxDeleteMinFiles, "-1"), invalid(.maxDeleteMinFiles, "1k"),
             valid(.maxFilesPerSweep, "0"), valid(.maxFilesPerSweep, "1"), invalid(.maxFilesPerSweep, "-1"), invalid(.maxFilesPerSweep, "1e3"),
+            valid(.orphanHours, "0"), valid(.orphanHours, "0.5"), valid(.orphanHours, "87600"), invalid(.orphanHours, "-1"),
+            invalid(.orphanHours, "87601"), invalid(.orphanHours, "x"),
             valid(.maxSweepSeconds, "0"), valid(.maxSweepSeconds, "86400"), invalid(.maxSweepSeconds, "86401"), invalid(.maxSweepSeconds, "1.5"),
         ]
 

@@ -30,6 +30,7 @@ final class CountingStore: JobStore {
         referencedCalls += 1
         return try inner.countReferencedFiles()
     }
+    func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
 }
 
 extension Fixture {

@@ -142,6 +142,7 @@ final class CrashingStore: JobStore {
 
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
     func countReferencedFiles() throws(JobStoreError) -> Int { try inner.countReferencedFiles() }
+    func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
 }
 
 /// due, removed, already missing, failed, refused, undecidable, records updated, changed meanwhile.

@@ -283,6 +283,7 @@ extension Reliability {
             func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.claim(claims) }
             func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
             func countReferencedFiles() throws(JobStoreError) -> Int { try inner.countReferencedFiles() }
+            func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
         }
 
         @Test("compare-and-set, deterministically: rows changed between the read and the update are left as the application wrote them")
