@@ -151,6 +151,9 @@ public struct SweepReport: Sendable, Hashable, Codable {
         change(&byExportType[key, default: TypeCounts()])
     }
 
+    /// What disk pressure did, when a ``PressureTarget`` is set (`nil`: off, or the sweep ended before it).
+    public var pressure: PressureReport?
+
     /// Which bound stopped a bounded sweep.
     public enum Bound: String, Sendable, Hashable, Codable {
         /// `EXPORT_CLEANUP_MAX_FILES_PER_SWEEP`.

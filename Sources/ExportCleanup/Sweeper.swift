@@ -25,11 +25,14 @@ public struct SweepOptions: Sendable, Hashable {
     public var maxFiles: Int
     /// Seconds one sweep runs at most (0: no bound): past it the sweep commits the batch in hand and stops.
     public var maxSeconds: Double
+    /// Disk pressure (``PressureTarget``): after the rules, completed exports go before their retention while it
+    /// does not hold. `nil`: off.
+    public var pressure: PressureTarget?
 
     /// Creates options.
     public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 2000, batchMilliseconds: Int = 250, dryRun: Bool = false,
                 waitForLock: Bool = false, brake: MassDeletionBrake? = MassDeletionBrake(), requireSyncedClock: Bool = false,
-                maxFiles: Int = 0, maxSeconds: Double = 0) {
+                maxFiles: Int = 0, maxSeconds: Double = 0, pressure: PressureTarget? = nil) {
         self.policy = policy
         self.batchSize = max(1, batchSize)
         self.batchMilliseconds = max(1, batchMilliseconds)
@@ -39,6 +42,7 @@ public struct SweepOptions: Sendable, Hashable {
         self.requireSyncedClock = requireSyncedClock
         self.maxFiles = max(0, maxFiles)
         self.maxSeconds = maxSeconds.isFinite ? max(0, maxSeconds) : 0
+        self.pressure = pressure?.isActive == true ? pressure : nil
     }
 }
 
@@ -80,12 +84,16 @@ public struct SweepItem: Sendable, Hashable {
 /// column they read, so a row the application changed while they waited keeps its change and its file.
 public final class Sweeper {
     let store: any JobStore
-    private let storage: OpenStorageDirectory
+    let storage: OpenStorageDirectory
     private let logger: Logger
     /// Called with each batch's claims just before they are made (tests: the application's race).
     package var beforeClaim: (([JobClaim]) -> Void)?
     /// Asked once per sweep when ``SweepOptions/requireSyncedClock`` is set: the kernel by default.
     public var clockStatus: any ClockStatusSource = KernelClockStatus()
+    /// How disk pressure measures the file system: `fstatvfs` on the storage directory's descriptor by default.
+    package var spaceSource: (OpenStorageDirectory) throws(ExportStorageError) -> FileSystemSpace = { directory throws(ExportStorageError) in
+        try directory.fileSystemSpace()
+    }
 
     /// Creates a sweeper over an opened store and storage directory.
     public init(store: any JobStore, storage: OpenStorageDirectory, logger: Logger) {
@@ -282,6 +290,11 @@ public final class Sweeper {
                 let total = report.total
                 _ = try settleBrake(brake, dueFiles: total.dueFiles, dueRows: total.due, report: &report, logger: logger)
             }
+            if let target = options.pressure, !report.refused {
+                // After the rules ran to their end (a bounded, refused or interrupted sweep has left before this).
+                try relievePressure(target, options: options, now: now, report: &report, carried: &carried, logger: logger,
+                                    isCancelled: isCancelled, onItem: onItem)
+            }
         } catch let error as JobStoreError {
             abort(&report, error, logger: logger)
         } catch {
@@ -303,7 +316,7 @@ public final class Sweeper {
     // MARK: - Internals
 
     /// A due job ready to be claimed, and the entry of its file (`nil` when it has none).
-    private struct Claimable {
+    struct Claimable {
         var job: ExportJob
         var rule: CleanupRule
         var entryName: String?
@@ -423,9 +436,9 @@ public final class Sweeper {
     }
 
     /// Journal, claim, remove: one batch's claims (see the type's documentation).
-    private func commit(
+    func commit(
         _ batch: ArraySlice<Claimable>, carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
-        onItem: (SweepItem) -> Void
+        onItem: (SweepItem) -> Void, reason: String? = nil
     ) throws {
         let withFiles = batch.compactMap { item in
             item.entryName.map { ClaimJournal.Entry(claim: JobClaim(job: item.job, rule: item.rule), entryName: $0) }
@@ -448,7 +461,7 @@ public final class Sweeper {
                 continue
             }
             report[rule].recordsUpdated += 1
-            report.countType(job) { $0.recordsUpdated += 1 }
+            if reason == nil { report.countType(job) { $0.recordsUpdated += 1 } }
             guard let name = item.entryName else {
                 report[rule].alreadyMissing += 1
                 logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
@@ -460,11 +473,18 @@ public final class Sweeper {
             case .removed(let bytes):
                 report[rule].removed += 1
                 report[rule].bytesFreed += bytes
-                report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
-                logger.debug("removed export file", metadata: [
-                    "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
-                    "export_rule": "\(rule.rawValue)",
-                ])
+                if let reason {
+                    logger.info("removed export file (\(reason)): \(bytes) bytes", metadata: [
+                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                        "export_rule": "\(rule.rawValue)", "export_reason": "\(reason)",
+                    ])
+                } else {
+                    report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
+                    logger.debug("removed export file", metadata: [
+                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                        "export_rule": "\(rule.rawValue)",
+                    ])
+                }
             case .alreadyMissing, .wouldRemove:
                 report[rule].alreadyMissing += 1
             case .refused(let refusal):
@@ -587,6 +607,11 @@ public final class Sweeper {
         }
         if let clock = report.clockNotSynchronized { metadata["export_clock"] = "\(clock)" }
         if !report.byExportType.isEmpty { metadata["export_by_type"] = "\(report.byExportTypeText)" }
+        if let pressure = report.pressure {
+            metadata["export_pressure_removed"] = "\(pressure.removed)"
+            metadata["export_pressure_bytes_freed"] = "\(pressure.bytesFreed)"
+            metadata["export_pressure_target_reached"] = "\(pressure.targetReached)"
+        }
         if let bound = report.boundReached {
             metadata["export_bound_reached"] = "\(bound.rawValue)"
             metadata["export_still_due"] = "\(report.stillDue.map(String.init) ?? "unknown")"
@@ -605,6 +630,7 @@ public final class Sweeper {
         return "\(verb): \(total.due) due, \(total.removed) \(report.dryRun ? "would be removed" : "removed") (\(total.bytesFreed) bytes), "
             + "\(total.alreadyMissing) already missing, \(total.failed) failed, \(total.refused) refused, \(total.undecidable) undecidable, "
             + "\(total.recordsUpdated) records updated in \(String(format: "%.3f", report.durationSeconds)) s"
+            + (report.pressure.map { $0.removed > 0 || !$0.targetReached ? "; " + $0.summary : "" } ?? "")
             + (report.boundReached.map { bound in
                 "; stopped at its \(bound == .files ? "file" : "time") bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
             } ?? "")

@@ -71,6 +71,23 @@ public struct CleanupSettings: Sendable, Equatable {
     /// are removed; 0 turns it off (`EXPORT_CLEANUP_ORPHAN_HOURS`; 0, or > 0 and ≤ 87600).
     public var orphanHours: Double = 0
 
+    /// A size on the storage file system: bytes, or a percentage of it.
+    public enum DiskAmount: Sendable, Equatable {
+        /// Bytes.
+        case bytes(Int64)
+        /// Percent of the file system (0 to 100).
+        case percent(Double)
+    }
+
+    /// Disk pressure: free space to keep (`EXPORT_CLEANUP_KEEP_FREE`); `nil`: off (`0`). A percentage applies to the
+    /// free inodes too.
+    public var keepFree: DiskAmount? = nil
+    /// Disk pressure: the most bytes the export files may take (`EXPORT_CLEANUP_MAX_USE`); `nil`: off (`0`).
+    public var maxUse: DiskAmount? = nil
+    /// Disk pressure never removes an export completed less than this many hours ago
+    /// (`EXPORT_CLEANUP_MIN_RETENTION_HOURS`; 0…87600).
+    public var minRetentionHours: Double = 1
+
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
 
@@ -140,6 +157,9 @@ public struct CleanupSettings: Sendable, Equatable {
         case .maxFilesPerSweep: String(maxFilesPerSweep)
         case .maxSweepSeconds: String(maxSweepSeconds)
         case .orphanHours: Self.format(hours: orphanHours)
+        case .keepFree: Self.format(amount: keepFree)
+        case .maxUse: Self.format(amount: maxUse)
+        case .minRetentionHours: Self.format(hours: minRetentionHours)
         }
     }
 
@@ -167,6 +187,47 @@ public struct CleanupSettings: Sendable, Equatable {
                 (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
             }
         }
+    }
+
+    /// `0`, `10%`, `512M`, `1536K`, `123`: the largest suffix that divides the bytes.
+    static func format(amount: DiskAmount?) -> String {
+        switch amount {
+        case nil: return "0"
+        case .percent(let share)?: return format(hours: share) + "%"
+        case .bytes(let value)?:
+            for (suffix, power) in [("T", 4), ("G", 3), ("M", 2), ("K", 1)] {
+                let unit = Int64(1) << (10 * power)
+                if value >= unit && value % unit == 0 { return "\(value / unit)\(suffix)" }
+            }
+            return String(value)
+        }
+    }
+
+    /// Parses a ``DiskAmount``: `0` is off (`nil`).
+    static func parseAmount(_ text: String) -> Result<DiskAmount?, AmountProblem> {
+        if text.hasSuffix("%") {
+            let number = String(text.dropLast())
+            guard isDecimal(number), let share = Double(number) else { return .failure(AmountProblem("not a percentage")) }
+            guard share >= 0 && share <= 100 else { return .failure(AmountProblem("a percentage must be from 0 to 100")) }
+            return .success(share == 0 ? nil : .percent(share))
+        }
+        var number = text
+        var power = 0
+        if let last = text.last, let index = ["K", "M", "G", "T"].firstIndex(of: last.uppercased()) {
+            power = index + 1
+            number = String(text.dropLast())
+        }
+        guard isDecimal(number), let value = Double(number) else { return .failure(AmountProblem("not a size")) }
+        guard value >= 0 else { return .failure(AmountProblem("below 0")) }
+        let bytes = (value * Double(Int64(1) << (10 * power))).rounded(.up)
+        guard bytes < 4.6e18 else { return .failure(AmountProblem("too large")) }
+        return .success(bytes == 0 ? nil : .bytes(Int64(bytes)))
+    }
+
+    /// Why a size cannot be read.
+    struct AmountProblem: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     static func format(hours: Double) -> String {
@@ -346,6 +407,16 @@ extension CleanupSettings {
         case .requireSyncedClock: requireSyncedClock = try boolean()
         case .maxFilesPerSweep: maxFilesPerSweep = try integer(in: Limits.maxFilesPerSweep)
         case .maxSweepSeconds: maxSweepSeconds = try integer(in: Limits.maxSweepSeconds)
+        case .keepFree, .maxUse:
+            switch Self.parseAmount(text) {
+            case .success(let amount): if key == .keepFree { keepFree = amount } else { maxUse = amount }
+            case .failure(let problem): throw invalid(problem.reason)
+            }
+        case .minRetentionHours:
+            guard Self.isDecimal(text), let value = Double(text) else { throw invalid("not a decimal number") }
+            if value < 0 { throw invalid("below 0") }
+            if value > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
+            minRetentionHours = value
         case .orphanHours:
             guard Self.isDecimal(text), let value = Double(text) else { throw invalid("not a decimal number") }
             if value < 0 { throw invalid("below 0") }

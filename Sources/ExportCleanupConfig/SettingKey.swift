@@ -37,6 +37,12 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case maxSweepSeconds = "EXPORT_CLEANUP_MAX_SWEEP_SECONDS"
     /// The daemon's orphan pass after each sweep: files older than this many hours that no row references go (0: off).
     case orphanHours = "EXPORT_CLEANUP_ORPHAN_HOURS"
+    /// Disk pressure: free space (bytes, or percent of the file system, inodes too) to keep on the storage file system.
+    case keepFree = "EXPORT_CLEANUP_KEEP_FREE"
+    /// Disk pressure: the most bytes the export files may take (bytes, or percent of the file system).
+    case maxUse = "EXPORT_CLEANUP_MAX_USE"
+    /// Disk pressure never removes an export completed less than this many hours ago.
+    case minRetentionHours = "EXPORT_CLEANUP_MIN_RETENTION_HOURS"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -88,6 +94,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .maxFilesPerSweep: "a whole number of files from 0 (no bound) to 100000000"
         case .maxSweepSeconds: "a whole number of seconds from 0 (no bound) to 86400"
         case .orphanHours: "0 (off) or a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed)"
+        case .keepFree, .maxUse:
+            "0 (off), a size in bytes with an optional K, M, G or T suffix (powers of 1024; decimals allowed, e.g. 1.5G), "
+                + "or a percentage of the storage file system from 0 to 100 (e.g. 10%)"
+        case .minRetentionHours: "a number of hours from 0 to \(Limits.maximumHoursText) (decimals allowed)"
         }
     }
 

@@ -100,6 +100,19 @@ struct SettingsOptions: ParsableArguments {
         "run only: after each sweep, remove export files older than this many hours that no row references; 0 = off", .orphanHours)))
     var orphanHours: String?
 
+    @Option(name: .customLong("keep-free"), help: ArgumentHelp(settingHelp(
+        "Disk pressure: free space to keep on the storage file system, e.g. 2G or 10% (a percentage counts inodes too); 0 = off",
+        .keepFree)))
+    var keepFree: String?
+
+    @Option(name: .customLong("max-use"), help: ArgumentHelp(settingHelp(
+        "Disk pressure: the most bytes the export files may take, e.g. 50G or 20%; 0 = off", .maxUse)))
+    var maxUse: String?
+
+    @Option(name: .customLong("min-retention-hours"), help: ArgumentHelp(settingHelp(
+        "Disk pressure never removes an export completed less than this many hours ago", .minRetentionHours)))
+    var minRetentionHours: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
         CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
     var logLevel: String?
@@ -116,7 +129,8 @@ struct SettingsOptions: ParsableArguments {
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
                             .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock,
                             .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds,
-                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType, .orphanHours: orphanHours])) { $1 }
+                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType, .orphanHours: orphanHours,
+                            .keepFree: keepFree, .maxUse: maxUse, .minRetentionHours: minRetentionHours])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -184,6 +198,18 @@ extension CleanupSettings {
         }
     }
 
+    /// Disk pressure from these settings (inactive when neither limit is set).
+    var pressureTarget: PressureTarget {
+        func amount(_ value: DiskAmount?) -> PressureTarget.Amount? {
+            switch value {
+            case nil: return nil
+            case .bytes(let bytes)?: return .bytes(bytes)
+            case .percent(let share)?: return .percent(share)
+            }
+        }
+        return PressureTarget(keepFree: amount(keepFree), maxUse: amount(maxUse), minRetentionHours: minRetentionHours)
+    }
+
     /// The mass-deletion brake of these settings.
     var brake: MassDeletionBrake { MassDeletionBrake(maximumPercent: maxDeletePercent, minimumFiles: maxDeleteMinFiles) }
 
@@ -191,7 +217,7 @@ extension CleanupSettings {
     func sweepOptions(wait: Bool, allowMassDeletion: Bool = false) -> SweepOptions {
         SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait,
                      brake: allowMassDeletion ? nil : brake, requireSyncedClock: requireSyncedClock, maxFiles: maxFilesPerSweep,
-                     maxSeconds: Double(maxSweepSeconds))
+                     maxSeconds: Double(maxSweepSeconds), pressure: pressureTarget)
     }
 }
 

@@ -142,6 +142,9 @@ func sweepText(_ outcome: SweepRun.Outcome) -> String {
     lines.append(String(format: "  duration %.3f s", report.durationSeconds))
     if report.interrupted { lines.append("  interrupted: the sweep was stopped between files; the next one goes on") }
     if let aborted = report.abortedBy { lines.append("  aborted: \(aborted)") }
+    if let pressure = report.pressure, !pressure.violations.isEmpty {
+        lines.append("  disk pressure (\(pressure.violations.joined(separator: "; "))): \(pressure.summary)")
+    }
     if let bound = report.boundReached {
         lines.append("  stopped at its \(bound == .files ? "file bound (EXPORT_CLEANUP_MAX_FILES_PER_SWEEP)" : "time bound (EXPORT_CLEANUP_MAX_SWEEP_SECONDS)"): "
             + "what it did is committed; \(report.stillDue.map { "\($0) still due" } ?? "more may be due"), for the next sweep")

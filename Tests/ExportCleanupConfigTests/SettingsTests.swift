@@ -52,6 +52,9 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP": "0",
                     "EXPORT_CLEANUP_MAX_SWEEP_SECONDS": "0",
                     "EXPORT_CLEANUP_ORPHAN_HOURS": "0",
+                    "EXPORT_CLEANUP_KEEP_FREE": "0",
+                    "EXPORT_CLEANUP_MAX_USE": "0",
+                    "EXPORT_CLEANUP_MIN_RETENTION_HOURS": "1",
                 ])
         }
 
@@ -62,6 +65,7 @@ extension ConfigurationTests {
                 "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
                 "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
                 "--max-files-per-sweep", "--max-sweep-seconds", "--orphan-hours",
+                "--keep-free", "--max-use", "--min-retention-hours",
             ])
         }
 
@@ -142,6 +146,9 @@ extension ConfigurationTests {
             .maxFilesPerSweep: ("5000", "5000"),
             .maxSweepSeconds: ("300", "300"),
             .orphanHours: ("72.5", "72.5"),
+            .keepFree: ("10%", "10%"),
+            .maxUse: ("1.5g", "1536M"),
+            .minRetentionHours: ("0", "0"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -237,6 +244,11 @@ extension ConfigurationTests {
             valid(.maxDeleteMinFiles, "0"), valid(.maxDeleteMinFiles, "100000000"), invalid(.maxDeleteMinFiles, "100000001"),
             invalid(.maxDeleteMinFiles, "-1"), invalid(.maxDeleteMinFiles, "1k"),
             valid(.maxFilesPerSweep, "0"), valid(.maxFilesPerSweep, "1"), invalid(.maxFilesPerSweep, "-1"), invalid(.maxFilesPerSweep, "1e3"),
+            valid(.keepFree, "0"), valid(.keepFree, "0%", "0"), valid(.keepFree, "2G"), valid(.keepFree, "512m", "512M"),
+            valid(.keepFree, "1024K", "1M"), valid(.keepFree, "1000", "1000"), valid(.keepFree, "12.5%"), valid(.keepFree, "100%"),
+            invalid(.keepFree, "101%"), invalid(.keepFree, "-1G"), invalid(.keepFree, "1P"), invalid(.keepFree, "G"), invalid(.keepFree, "10 %"),
+            invalid(.keepFree, "1e3"), valid(.maxUse, "50G"), valid(.maxUse, "20%"), invalid(.maxUse, "x"),
+            valid(.minRetentionHours, "0.25"), invalid(.minRetentionHours, "-1"), invalid(.minRetentionHours, "87601"),
             valid(.orphanHours, "0"), valid(.orphanHours, "0.5"), valid(.orphanHours, "87600"), invalid(.orphanHours, "-1"),
             invalid(.orphanHours, "87601"), invalid(.orphanHours, "x"),
             valid(.maxSweepSeconds, "0"), valid(.maxSweepSeconds, "86400"), invalid(.maxSweepSeconds, "86401"), invalid(.maxSweepSeconds, "1.5"),

@@ -30,6 +30,11 @@ final class CountingStore: JobStore {
         referencedCalls += 1
         return try inner.countReferencedFiles()
     }
+    func pressureCandidates(completedBefore cutoff: UTCInstant, now: UTCInstant, after cursor: PressureCursor?, limit: Int) throws(JobStoreError)
+        -> [ExportJob]
+    {
+        try inner.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: limit)
+    }
     func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
 }
 

@@ -25,6 +25,11 @@ final class OrphanSpyStore: JobStore {
     func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.claim(claims) }
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
     func countReferencedFiles() throws(JobStoreError) -> Int { try inner.countReferencedFiles() }
+    func pressureCandidates(completedBefore cutoff: UTCInstant, now: UTCInstant, after cursor: PressureCursor?, limit: Int) throws(JobStoreError)
+        -> [ExportJob]
+    {
+        try inner.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: limit)
+    }
     func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] {
         idCalls.append(ids)
         if ids.count == 1 { beforeRecheck?(ids[0]) }
