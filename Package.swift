@@ -31,11 +31,13 @@ let package = Package(
         .target(name: "CoreSupport", swiftSettings: strict),
         // Naming convention, the storage directory, safe file creation and removal. No SQLite, no systemd.
         .target(name: "ExportStorage", dependencies: ["CoreSupport"], swiftSettings: strict),
+        // adjtimex(2) with modes = 0: whether the kernel says the clock is synchronised (read only).
+        .target(name: "CClockStatus"),
         // Jobs, the retention policy (pure), the SQLite job store and the sweeper.
         .target(
             name: "ExportCleanup",
             dependencies: [
-                "CoreSupport", "ExportStorage",
+                "CoreSupport", "ExportStorage", "CClockStatus",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -26,6 +26,42 @@ public protocol JobStore: AnyObject {
     /// `file_path` NULL, every other guarded column as read. Used after a crash, to tell a claim that committed
     /// (its file may go) from one that did not, or a row the application has changed since (its file stays).
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool]
+
+    /// The number of export files the table references: rows whose `status` is one the rules sweep (`completed`,
+    /// `failed`, as ``candidates(for:cutoff:now:after:limit:)`` matches it) and whose `file_path` is not NULL,
+    /// counted at one moment (one statement, or one snapshot). The mass-deletion brake's denominator
+    /// (``MassDeletionBrake``): asked at most once per sweep, before its first claim, and only when more files are
+    /// due than the brake's minimum. It must not be cheaper by being wrong: an estimate that can be lower than the
+    /// truth would trip the brake on an ordinary sweep, one that can be higher would let a mass deletion through.
+    func countReferencedFiles() throws(JobStoreError) -> Int
+
+    /// Every row, of any status, whose `id` equals one of `ids` (TEXT by its bytes; an id the store keeps as INTEGER
+    /// by its decimal digits), with the columns a candidate has, in any order; an id without a row is simply absent.
+    /// Used by the orphan pass (``OrphanScanner``), a few hundred ids at a time, and again for one id right before
+    /// each removal: it must read committed rows as they are at that moment (no cache).
+    func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob]
+
+    /// Disk pressure's candidates, oldest first: `completed` rows with a `file_path`, whose `completed_at` reads as
+    /// an instant at most `cutoff` and whose `expires_at` is NULL or reads as at most `now`, ordered by that
+    /// instant (as ``StoredDateTime`` reads it, whatever the spelling; ties by the store's key), after `cursor`,
+    /// at most `limit` rows. Unlike ``candidates(for:cutoff:now:after:limit:)`` it may leave out rows whose values
+    /// cannot be read (pressure never removes what it cannot date). The policy checks each row again
+    /// (``PressureTarget/isEligible(_:now:)``), and every removal goes through ``claim(_:)``.
+    func pressureCandidates(completedBefore cutoff: UTCInstant, now: UTCInstant, after cursor: PressureCursor?, limit: Int)
+        throws(JobStoreError) -> [ExportJob]
+}
+
+/// A position in the pressure order: the instant of `completed_at`, then the store's key.
+public struct PressureCursor: Sendable, Hashable {
+    /// The last row's `completed_at`, as read.
+    public var completedAt: UTCInstant
+    /// The last row's key.
+    public var key: Int64
+    /// Creates a cursor.
+    public init(completedAt: UTCInstant, key: Int64) {
+        self.completedAt = completedAt
+        self.key = key
+    }
 }
 
 /// A position in a store's stable order of jobs (opaque to everything above the store).

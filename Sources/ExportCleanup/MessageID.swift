@@ -22,4 +22,10 @@ public enum MessageID {
     /// A sweep was skipped: another instance holds the cluster-wide sweep lock of the storage directory
     /// (PostgreSQL; `EXPORT_LOCK_HOLDER` names it).
     public static let sweepSkipped = "f81647a2189f468ca0d37fed43b4cac3"
+    /// A sweep removed nothing because of the mass-deletion brake (the entry names the due and referenced counts).
+    public static let massDeletionRefused = "c46f162965664cfb8fdacb5132f97a04"
+    /// A sweep removed nothing because the kernel says the clock is not synchronised (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`).
+    public static let clockNotSynchronized = "222096cee1bb49988a5e5b83a78d6ad4"
+    /// An orphan pass finished (`export-cleanup orphans`, or the daemon's with `EXPORT_CLEANUP_ORPHAN_HOURS`).
+    public static let orphansFinished = "114c19e3ca5d4457ae33a974deb7edd8"
 }

@@ -52,22 +52,62 @@ public enum NotDueReason: Sendable, Hashable {
 /// - failed: due when `file_path` is not NULL and `now ≥ created_at + failedAge`.
 /// - any other status: never due.
 /// - a timestamp the rule needs that is NULL or unreadable: undecidable (kept, reported).
+///
+/// Retention and failed age may differ per export type (`EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE`,
+/// `EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE`): a job whose `export_type` text is named uses that type's duration,
+/// every other job the default. ``cutoff(for:now:)`` uses the shortest duration of the rule, so a store's
+/// prefilter by that cutoff never leaves out a job that is due under its own type's duration.
 public struct RetentionPolicy: Sendable, Hashable {
-    /// How long a completed export is kept, in microseconds.
+    /// How long a completed export is kept, in microseconds (types not in ``retentionByType``).
     public var retentionMicroseconds: Int64
-    /// How long a failed export's partial file is kept, in microseconds.
+    /// How long a failed export's partial file is kept, in microseconds (types not in ``failedAgeByType``).
     public var failedAgeMicroseconds: Int64
+    /// Retention per `export_type`, in microseconds.
+    public var retentionByType: [String: Int64]
+    /// Failed age per `export_type`, in microseconds.
+    public var failedAgeByType: [String: Int64]
 
-    /// A policy from hours (fractions allowed): retention of completed exports, age of failed ones. A negative,
-    /// NaN or infinite value keeps those files forever.
-    public init(retentionHours: Double = 24, failedAgeHours: Double = 1) {
+    /// A policy from hours (fractions allowed): retention of completed exports, age of failed ones, by default and
+    /// per export type. A negative, NaN or infinite value keeps those files forever.
+    public init(retentionHours: Double = 24, failedAgeHours: Double = 1, retentionHoursByType: [String: Double] = [:],
+                failedAgeHoursByType: [String: Double] = [:]) {
         retentionMicroseconds = Self.microseconds(hours: retentionHours)
         failedAgeMicroseconds = Self.microseconds(hours: failedAgeHours)
+        retentionByType = retentionHoursByType.mapValues(Self.microseconds(hours:))
+        failedAgeByType = failedAgeHoursByType.mapValues(Self.microseconds(hours:))
     }
 
-    /// The latest `completed_at` (or `created_at` for failed jobs) that can be due at `now`.
+    /// The latest `completed_at` (or `created_at` for failed jobs) that can be due at `now`, whatever the type:
+    /// `now` minus the rule's shortest duration.
     public func cutoff(for rule: CleanupRule, now: UTCInstant) -> UTCInstant {
-        now.adding(microseconds: -(rule == .completed ? retentionMicroseconds : failedAgeMicroseconds))
+        let shortest = rule == .completed ? (retentionByType.values.min().map { min($0, retentionMicroseconds) } ?? retentionMicroseconds)
+            : (failedAgeByType.values.min().map { min($0, failedAgeMicroseconds) } ?? failedAgeMicroseconds)
+        return now.adding(microseconds: -shortest)
+    }
+
+    /// The duration a rule applies to a job, and whether it came from the job's type.
+    public struct Applied: Sendable, Hashable {
+        /// The duration, in microseconds.
+        public var microseconds: Int64
+        /// The export type whose own duration applied; `nil`: the default.
+        public var exportType: String?
+
+        /// Hours, for messages (`48`, `0.5`).
+        public var hoursText: String {
+            let hours = Double(microseconds) / 3_600_000_000
+            return hours == hours.rounded() && abs(hours) < 1e15 ? String(Int64(hours)) : String(hours)
+        }
+        /// e.g. `retention 48 h (hotels)` or `retention 24 h (default)`.
+        public func describe(_ rule: CleanupRule) -> String {
+            "\(rule == .completed ? "retention" : "failed age") \(microseconds == .max ? "forever" : hoursText + " h") (\(exportType ?? "default"))"
+        }
+    }
+
+    /// The duration `rule` applies to `job`: its type's own, or the default.
+    public func applied(to job: ExportJob, rule: CleanupRule) -> Applied {
+        let table = rule == .completed ? retentionByType : failedAgeByType
+        if let type = job.exportType.text, let value = table[type] { return Applied(microseconds: value, exportType: type) }
+        return Applied(microseconds: rule == .completed ? retentionMicroseconds : failedAgeMicroseconds, exportType: nil)
     }
 
     /// Decides one job.
@@ -79,7 +119,7 @@ public struct RetentionPolicy: Sendable, Hashable {
             case .success(let value): completedAt = value
             case .failure(let problem): return .undecidable(rule: .completed, column: "completed_at", raw: job.completedAt, problem: problem)
             }
-            let retained = completedAt.adding(microseconds: retentionMicroseconds)
+            let retained = completedAt.adding(microseconds: applied(to: job, rule: .completed).microseconds)
             var dueAt = retained
             if !job.expiresAt.isNull {
                 switch StoredDateTime.parse(job.expiresAt) {
@@ -93,7 +133,7 @@ public struct RetentionPolicy: Sendable, Hashable {
             if job.filePath.isNull { return .notDue(.noFile) }
             switch StoredDateTime.parse(job.createdAt) {
             case .success(let createdAt):
-                let dueAt = createdAt.adding(microseconds: failedAgeMicroseconds)
+                let dueAt = createdAt.adding(microseconds: applied(to: job, rule: .failed).microseconds)
                 return now >= dueAt ? .due(.failed) : .notDue(.tooRecentlyFailed(dueAt: dueAt))
             case .failure(let problem):
                 return .undecidable(rule: .failed, column: "created_at", raw: job.createdAt, problem: problem)

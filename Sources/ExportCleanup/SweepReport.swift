@@ -6,6 +6,8 @@ public struct SweepReport: Sendable, Hashable, Codable {
         public var examined = 0
         /// Rows the policy found due.
         public var due = 0
+        /// Due rows whose `file_path` is set (what the mass-deletion brake counts), whether or not the file is there.
+        public var dueFiles = 0
         /// Files removed (in a dry run: that would be removed).
         public var removed = 0
         /// Due rows whose file was already gone or never set (a success).
@@ -103,6 +105,71 @@ public struct SweepReport: Sendable, Hashable, Codable {
     public var longestClaimSeconds = 0.0
     /// The claims of an earlier sweep that this one finished (all zero when there were none).
     public var earlierClaims = EarlierClaims()
+    /// What the mass-deletion brake found, when it had to be settled (`nil`: the brake was off or cannot trip).
+    /// When ``MassDeletionCheck/tripped``, the sweep claimed and removed nothing of its due rows.
+    public var massDeletion: MassDeletionCheck?
+
+    /// Whether the mass-deletion brake refused the sweep.
+    public var refusedByBrake: Bool { massDeletion?.tripped == true }
+    /// Set when the sweep removed nothing because the kernel says the clock is not synchronised (and
+    /// `EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes`): what it said.
+    public var clockNotSynchronized: String?
+
+    /// Counts of one export type (both rules).
+    public struct TypeCounts: Sendable, Hashable, Codable {
+        /// Rows found due.
+        public var due = 0
+        /// Files removed (dry run: that would be).
+        public var removed = 0
+        /// Bytes of those files.
+        public var bytesFreed: Int64 = 0
+        /// Records claimed.
+        public var recordsUpdated = 0
+
+        /// Zero counts.
+        public init() {}
+    }
+
+    /// Counts per `export_type` (as the row stores it; a value that is not text under `<not text>`; past
+    /// ``maximumTypesCounted`` distinct types, the rest under `<other>`).
+    public var byExportType: [String: TypeCounts] = [:]
+
+    /// The most distinct export types counted one by one.
+    public static let maximumTypesCounted = 100
+
+    /// `hotels due 3 removed 3 (1200 bytes); supplier_summary due 1 removed 1 (10 bytes)`, by type name.
+    public var byExportTypeText: String {
+        byExportType.keys.sorted().map { type in
+            let counts = byExportType[type]!
+            return "\(type) due \(counts.due) \(dryRun ? "would remove" : "removed") \(counts.removed) (\(counts.bytesFreed) bytes)"
+        }.joined(separator: "; ")
+    }
+
+    mutating func countType(_ job: ExportJob, _ change: (inout TypeCounts) -> Void) {
+        var key = job.exportType.text ?? "<not text>"
+        if byExportType[key] == nil && byExportType.count >= Self.maximumTypesCounted { key = "<other>" }
+        change(&byExportType[key, default: TypeCounts()])
+    }
+
+    /// What disk pressure did, when a ``PressureTarget`` is set (`nil`: off, or the sweep ended before it).
+    public var pressure: PressureReport?
+
+    /// Which bound stopped a bounded sweep.
+    public enum Bound: String, Sendable, Hashable, Codable {
+        /// `EXPORT_CLEANUP_MAX_FILES_PER_SWEEP`.
+        case files
+        /// `EXPORT_CLEANUP_MAX_SWEEP_SECONDS`.
+        case seconds
+    }
+    /// Set when the sweep stopped at a bound, having committed what it did: the next sweep goes on.
+    public var boundReached: Bound?
+    /// With ``boundReached``: the due rows this sweep left, when it knows (it counted its due rows before its first
+    /// claim, or had read them all); `nil`: more may be due.
+    public var stillDue: Int?
+
+    /// Whether a safety check refused the whole sweep (the brake, or the clock): it removed nothing and a later
+    /// sweep tries again.
+    public var refused: Bool { refusedByBrake || clockNotSynchronized != nil }
 
     /// The longest problem list kept in memory.
     public static let maximumProblemsListed = 1000
@@ -121,6 +188,7 @@ public struct SweepReport: Sendable, Hashable, Codable {
         for counts in [completed, failed] {
             sum.examined += counts.examined
             sum.due += counts.due
+            sum.dueFiles += counts.dueFiles
             sum.removed += counts.removed
             sum.alreadyMissing += counts.alreadyMissing
             sum.failed += counts.failed

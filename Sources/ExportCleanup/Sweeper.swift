@@ -17,15 +17,32 @@ public struct SweepOptions: Sendable, Hashable {
     public var dryRun: Bool
     /// Wait for another sweep's lock instead of failing.
     public var waitForLock: Bool
+    /// The mass-deletion brake; `nil` lets this sweep remove any number of files (`--allow-mass-deletion`).
+    public var brake: MassDeletionBrake?
+    /// Remove nothing while the kernel says the clock is not synchronised (``Sweeper/clockStatus``).
+    public var requireSyncedClock: Bool
+    /// Files one sweep removes at most (0: no bound): past it the sweep commits what it did and stops.
+    public var maxFiles: Int
+    /// Seconds one sweep runs at most (0: no bound): past it the sweep commits the batch in hand and stops.
+    public var maxSeconds: Double
+    /// Disk pressure (``PressureTarget``): after the rules, completed exports go before their retention while it
+    /// does not hold. `nil`: off.
+    public var pressure: PressureTarget?
 
     /// Creates options.
     public init(policy: RetentionPolicy = RetentionPolicy(), batchSize: Int = 2000, batchMilliseconds: Int = 250, dryRun: Bool = false,
-                waitForLock: Bool = false) {
+                waitForLock: Bool = false, brake: MassDeletionBrake? = MassDeletionBrake(), requireSyncedClock: Bool = false,
+                maxFiles: Int = 0, maxSeconds: Double = 0, pressure: PressureTarget? = nil) {
         self.policy = policy
         self.batchSize = max(1, batchSize)
         self.batchMilliseconds = max(1, batchMilliseconds)
         self.dryRun = dryRun
         self.waitForLock = waitForLock
+        self.brake = brake
+        self.requireSyncedClock = requireSyncedClock
+        self.maxFiles = max(0, maxFiles)
+        self.maxSeconds = maxSeconds.isFinite ? max(0, maxSeconds) : 0
+        self.pressure = pressure?.isActive == true ? pressure : nil
     }
 }
 
@@ -55,13 +72,29 @@ public struct SweepItem: Sendable, Hashable {
 /// The application therefore never sees a row that points at a file this sweep removed: the row stops pointing
 /// at it first. A crash between 3 and 4 leaves files whose rows no longer name them; the next sweep reads the
 /// journal and removes each of them only if its row is still exactly as the claim left it.
+///
+/// The mass-deletion brake (``MassDeletionBrake``) must be settled before the first claim, since nothing can be
+/// put back after it. The sweep holds its claims (steps 1 only, across batches and rules) while the due files it
+/// has seen are at most the brake's minimum and at most ``holdLimit`` rows are held: an ordinary sweep, whose due
+/// files are fewer than the minimum, reads everything once, knows its total when it reaches the end, and claims
+/// then, at no extra cost (not even the count of referenced files). Only a sweep with more due files than that
+/// (a backlog, or a mass deletion) counts the rest of its due rows first by reading them without touching
+/// anything (``countRemainingDue(after:cursor:options:now:)``) and asks the store for the referenced count
+/// (one query); if the brake trips, nothing has been claimed or removed. Held claims are still guarded on every
+/// column they read, so a row the application changed while they waited keeps its change and its file.
 public final class Sweeper {
-    private let store: any JobStore
-    private let storage: OpenStorageDirectory
+    let store: any JobStore
+    let storage: OpenStorageDirectory
     private let logger: Logger
     private let problemMemory: ProblemMemory?
     /// Called with each batch's claims just before they are made (tests: the application's race).
     package var beforeClaim: (([JobClaim]) -> Void)?
+    /// Asked once per sweep when ``SweepOptions/requireSyncedClock`` is set: the kernel by default.
+    public var clockStatus: any ClockStatusSource = KernelClockStatus()
+    /// How disk pressure measures the file system: `fstatvfs` on the storage directory's descriptor by default.
+    package var spaceSource: (OpenStorageDirectory) throws(ExportStorageError) -> FileSystemSpace = { directory throws(ExportStorageError) in
+        try directory.fileSystemSpace()
+    }
 
     /// Creates a sweeper over an opened store and storage directory.
     /// - Parameter problemMemory: the refused and undecidable records already logged at warning by an earlier
@@ -118,7 +151,30 @@ public final class Sweeper {
         defer { if !options.dryRun { storage.unlock() } }
 
         logger.debug("sweep started", metadata: ["dry_run": "\(options.dryRun)", "now": "\(now.iso8601)"])
+        if options.requireSyncedClock {
+            let clock = clockStatus.clockSync()
+            if !clock.isSynchronized {
+                // Before anything is read or removed, earlier claims included: a wrong clock decides nothing.
+                report.clockNotSynchronized = clock.description
+                logger.error("the system clock is \(clock.description) and EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes: this sweep removes nothing; check chrony, ntpd or systemd-timesyncd (timedatectl timesync-status); the next sweep asks again",
+                             metadata: ["message_id": "\(MessageID.clockNotSynchronized)", "export_clock": "\(clock.description)"])
+                report.durationSeconds = Double(UTCInstant.now().microseconds - clockStart.microseconds) / 1_000_000
+                logSummary(report, logger: logger)
+                return report
+            }
+        }
+        if options.brake == nil && !options.dryRun {
+            logger.notice("the mass-deletion brake is off for this sweep (--allow-mass-deletion)")
+        }
         var carried: [ClaimJournal.Entry] = []
+        // Nothing to settle when the brake is off or cannot trip.
+        var brakeSettled = options.brake?.isArmed != true
+        var claims: [Claimable] = []
+        var batchStarted: UInt64?
+        // Bounded sweeps: files committed so far (claims with a file), the total due rows once known.
+        var committedFiles = 0
+        var knownDueRows: Int?
+        let sweepStarted = MonotonicClock.microseconds()
         sweep: do {
             if !options.dryRun {
                 carried = try finishEarlierClaims(&report, logger: logger, onItem: onItem)
@@ -128,8 +184,6 @@ public final class Sweeper {
                 // Read in chunks; claim when the batch is full, old enough, or the rule has no more rows.
                 let chunk = min(options.batchSize, Self.readChunk)
                 var cursor: JobCursor?
-                var claims: [Claimable] = []
-                var batchStarted: UInt64?
                 repeat {
                     let batch: [ExportJob]
                     (batch, cursor) = try store.candidates(for: rule, cutoff: cutoff, now: now, after: cursor, limit: chunk)
@@ -157,18 +211,94 @@ public final class Sweeper {
                         claims.append(claimable)
                     }
                     let elapsed = MonotonicClock.microseconds() - (batchStarted ?? 0)
+                    let readAll = cursor == nil && rule == CleanupRule.allCases.last
+                    if readAll && !report.interrupted { knownDueRows = report.total.due }
+                    // A bound reached stops the reading: what is held is claimed (up to the bound), then the sweep ends.
+                    var bound: SweepReport.Bound?
+                    if !options.dryRun {
+                        if options.maxFiles > 0, committedFiles + claims.lazy.filter({ $0.entryName != nil }).count >= options.maxFiles {
+                            bound = .files
+                        } else if options.maxSeconds > 0,
+                            Double(MonotonicClock.microseconds() - sweepStarted) / 1_000_000 >= options.maxSeconds, !readAll {
+                            bound = .seconds
+                        }
+                    }
                     let due = claims.count >= options.batchSize || elapsed >= UInt64(options.batchMilliseconds) * 1000
-                        || cursor == nil || report.interrupted
+                        || cursor == nil || report.interrupted || bound != nil
+                    if due && !brakeSettled && !options.dryRun, let brake = options.brake {
+                        if report.interrupted {
+                            // Stopped before the count was settled: nothing is claimed, the next sweep decides.
+                            claims.removeAll()
+                            onProgress(report)
+                            break sweep
+                        }
+                        let held = report.total
+                        if !readAll && bound == nil && held.dueFiles <= min(brake.minimumFiles, Self.holdLimit) && claims.count <= Self.holdLimit {
+                            continue  // hold: no claim before the brake is settled
+                        }
+                        var dueFiles = held.dueFiles, dueRows = held.due
+                        if !readAll {
+                            // More due files than the minimum (or too many rows held) before the end: the total decides.
+                            let rest = try countRemainingDue(after: rule, cursor: cursor, options: options, now: now)
+                            dueFiles += rest.files
+                            dueRows += rest.rows
+                        }
+                        brakeSettled = true
+                        knownDueRows = dueRows
+                        if try settleBrake(brake, dueFiles: dueFiles, dueRows: dueRows, report: &report, logger: logger) {
+                            claims.removeAll()
+                            break sweep
+                        }
+                    }
                     if due {
                         if !options.dryRun, !claims.isEmpty {
-                            try commit(claims, carried: &carried, report: &report, logger: logger, onItem: onItem)
+                            if options.maxFiles > 0 {
+                                // Claim files only up to the bound; the rest stay as they are, for the next sweep.
+                                var budget = options.maxFiles - committedFiles
+                                var keep = 0
+                                while keep < claims.count, claims[keep].entryName == nil || budget > 0 {
+                                    if claims[keep].entryName != nil { budget -= 1 }
+                                    keep += 1
+                                }
+                                for left in claims[keep...] {
+                                    report[left.rule].due -= 1
+                                    report.countType(left.job) { $0.due -= 1 }
+                                    if !left.job.filePath.isNull { report[left.rule].dueFiles -= 1 }
+                                }
+                                if keep < claims.count { bound = .files }
+                                claims.removeSubrange(keep...)
+                            }
+                            committedFiles += claims.lazy.filter { $0.entryName != nil }.count
+                            var start = 0
+                            while start < claims.count {
+                                let end = min(start + options.batchSize, claims.count)
+                                try commit(claims[start..<end], carried: &carried, report: &report, logger: logger, onItem: onItem)
+                                start = end
+                            }
                         }
                         claims.removeAll(keepingCapacity: true)
                         batchStarted = nil
                         onProgress(report)
                     }
                     if report.interrupted { break sweep }
+                    // Not a stop when the bound was met exactly by the last due rows there were.
+                    if let bound, knownDueRows != report.total.due {
+                        report.boundReached = bound
+                        report.stillDue = knownDueRows.map { max(0, $0 - report.total.due) }
+                        logger.info("sweep bound reached (\(bound == .files ? "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP=\(options.maxFiles) files" : "EXPORT_CLEANUP_MAX_SWEEP_SECONDS=\(options.maxSeconds) s")): what was done is committed; \(report.stillDue.map { "\($0) still due" } ?? "more may be due")")
+                        break sweep
+                    }
                 } while cursor != nil
+            }
+            if options.dryRun, !brakeSettled, let brake = options.brake {
+                // A dry run read everything: it says whether a real sweep would be refused.
+                let total = report.total
+                _ = try settleBrake(brake, dueFiles: total.dueFiles, dueRows: total.due, report: &report, logger: logger)
+            }
+            if let target = options.pressure, !report.refused {
+                // After the rules ran to their end (a bounded, refused or interrupted sweep has left before this).
+                try relievePressure(target, options: options, now: now, report: &report, carried: &carried, logger: logger,
+                                    isCancelled: isCancelled, onItem: onItem)
             }
         } catch let error as JobStoreError {
             abort(&report, error, logger: logger)
@@ -191,7 +321,7 @@ public final class Sweeper {
     // MARK: - Internals
 
     /// A due job ready to be claimed, and the entry of its file (`nil` when it has none).
-    private struct Claimable {
+    struct Claimable {
         var job: ExportJob
         var rule: CleanupRule
         var entryName: String?
@@ -201,6 +331,29 @@ public final class Sweeper {
 
     /// Rows read per candidate query at most (a batch to claim may span several).
     static let readChunk = 1000
+
+    /// Claims held at most while the mass-deletion brake is not settled (about 5 MB of rows): past it, or past the
+    /// brake's minimum of due files, the sweep counts the rest of its due rows before it claims anything.
+    public static let holdLimit = 10_000
+
+    /// Settles the brake with the sweep's total due counts: asks the store for the referenced count when the due
+    /// files exceed the minimum, records the check in the report, and logs a refusal. Returns whether it tripped.
+    private func settleBrake(_ brake: MassDeletionBrake, dueFiles: Int, dueRows: Int, report: inout SweepReport, logger: Logger)
+        throws(JobStoreError) -> Bool
+    {
+        let referenced = brake.needsReferencedCount(dueFiles: dueFiles) ? try store.countReferencedFiles() : nil
+        let tripped = referenced.map { brake.trips(dueFiles: dueFiles, referencedFiles: $0) } ?? false
+        let check = MassDeletionCheck(dueFiles: dueFiles, dueRows: dueRows, referencedFiles: referenced, brake: brake, tripped: tripped)
+        report.massDeletion = check
+        if tripped {
+            logger.error("\(report.dryRun ? "a real sweep would be refused: " : "")\(check.explanation)", metadata: [
+                "message_id": "\(MessageID.massDeletionRefused)", "export_due_files": "\(dueFiles)",
+                "export_referenced_files": "\(referenced ?? 0)", "export_max_delete_percent": "\(brake.maximumPercent)",
+                "export_max_delete_min_files": "\(brake.minimumFiles)", "export_dry_run": "\(report.dryRun)",
+            ])
+        }
+        return tripped
+    }
 
     /// Decides one job. Not due, undecidable, refused or (dry run) listed: reported here, `nil` returned. Due:
     /// the claim to make, with the entry its file has (checked by name and by `fstatat`, nothing removed yet).
@@ -225,6 +378,8 @@ public final class Sweeper {
             break
         }
         report[rule].due += 1
+        report.countType(job) { $0.due += 1 }
+        if !job.filePath.isNull { report[rule].dueFiles += 1 }
         let inspected: RemovalOutcome
         var file: StorageStatistics.FileInfo?
         switch job.filePath {
@@ -252,6 +407,7 @@ public final class Sweeper {
             if options.dryRun {
                 report[rule].removed += 1
                 report[rule].bytesFreed += bytes
+                report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
                 logger.debug("would remove export file", metadata: [
                     "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
                     "export_rule": "\(rule.rawValue)",
@@ -291,9 +447,9 @@ public final class Sweeper {
     }
 
     /// Journal, claim, remove: one batch's claims (see the type's documentation).
-    private func commit(
-        _ batch: [Claimable], carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
-        onItem: (SweepItem) -> Void
+    func commit(
+        _ batch: ArraySlice<Claimable>, carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
+        onItem: (SweepItem) -> Void, reason: String? = nil
     ) throws {
         let withFiles = batch.compactMap { item in
             item.entryName.map { ClaimJournal.Entry(claim: JobClaim(job: item.job, rule: item.rule), entryName: $0) }
@@ -316,6 +472,7 @@ public final class Sweeper {
                 continue
             }
             report[rule].recordsUpdated += 1
+            if reason == nil { report.countType(job) { $0.recordsUpdated += 1 } }
             guard let name = item.entryName else {
                 report[rule].alreadyMissing += 1
                 logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
@@ -327,10 +484,18 @@ public final class Sweeper {
             case .removed(let bytes):
                 report[rule].removed += 1
                 report[rule].bytesFreed += bytes
-                logger.debug("removed export file", metadata: [
-                    "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
-                    "export_rule": "\(rule.rawValue)",
-                ])
+                if let reason {
+                    logger.info("removed export file (\(reason)): \(bytes) bytes", metadata: [
+                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                        "export_rule": "\(rule.rawValue)", "export_reason": "\(reason)",
+                    ])
+                } else {
+                    report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
+                    logger.debug("removed export file", metadata: [
+                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
+                        "export_rule": "\(rule.rawValue)",
+                    ])
+                }
             case .alreadyMissing, .wouldRemove:
                 report[rule].alreadyMissing += 1
             case .refused(let refusal):
@@ -446,15 +611,39 @@ public final class Sweeper {
             "export_changed_meanwhile": "\(total.changedMeanwhile)", "export_duration_ms": "\(Int(report.durationSeconds * 1000))",
         ]
         if report.interrupted { metadata["export_interrupted"] = "true" }
+        if let check = report.massDeletion {
+            metadata["export_due_files"] = "\(check.dueFiles)"
+            if let referenced = check.referencedFiles { metadata["export_referenced_files"] = "\(referenced)" }
+            if check.tripped { metadata["export_mass_deletion_refused"] = "true" }
+        }
+        if let clock = report.clockNotSynchronized { metadata["export_clock"] = "\(clock)" }
+        if !report.byExportType.isEmpty { metadata["export_by_type"] = "\(report.byExportTypeText)" }
+        if let pressure = report.pressure {
+            metadata["export_pressure_removed"] = "\(pressure.removed)"
+            metadata["export_pressure_bytes_freed"] = "\(pressure.bytesFreed)"
+            metadata["export_pressure_target_reached"] = "\(pressure.targetReached)"
+        }
+        if let bound = report.boundReached {
+            metadata["export_bound_reached"] = "\(bound.rawValue)"
+            metadata["export_still_due"] = "\(report.stillDue.map(String.init) ?? "unknown")"
+        }
         logger.info("\(Self.summary(report))", metadata: metadata)
     }
 
     /// One line: `sweep finished: 12 due, 11 removed (4.2 MiB), 1 already missing, 0 failed, 0 refused, 0 undecidable`.
     public static func summary(_ report: SweepReport) -> String {
         let total = report.total
-        let verb = report.dryRun ? "dry run finished" : report.interrupted ? "sweep interrupted" : report.abortedBy != nil ? "sweep aborted" : "sweep finished"
+        let refused = report.massDeletion?.tripped == true
+        let verb = report.clockNotSynchronized != nil ? "sweep refused: the clock is not synchronised"
+            : report.dryRun ? (refused ? "dry run finished (a real sweep would be refused by the mass-deletion brake)" : "dry run finished")
+            : refused ? "sweep refused by the mass-deletion brake" : report.interrupted ? "sweep interrupted"
+            : report.abortedBy != nil ? "sweep aborted" : "sweep finished"
         return "\(verb): \(total.due) due, \(total.removed) \(report.dryRun ? "would be removed" : "removed") (\(total.bytesFreed) bytes), "
             + "\(total.alreadyMissing) already missing, \(total.failed) failed, \(total.refused) refused, \(total.undecidable) undecidable, "
             + "\(total.recordsUpdated) records updated in \(String(format: "%.3f", report.durationSeconds)) s"
+            + (report.pressure.map { $0.removed > 0 || !$0.targetReached ? "; " + $0.summary : "" } ?? "")
+            + (report.boundReached.map { bound in
+                "; stopped at its \(bound == .files ? "file" : "time") bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
+            } ?? "")
     }
 }

@@ -37,6 +37,10 @@ public struct CleanupSettings: Sendable, Equatable {
     public var retentionHours: Double
     /// Hours after which a failed export's file is removed (`EXPORT_CLEANUP_FAILED_AGE_HOURS`).
     public var failedAgeHours: Double
+    /// Retention per export type, hours (`EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE`, e.g. `hotels=48 supplier_summary=168`).
+    public var retentionHoursByType: [String: Double] = [:]
+    /// Failed age per export type, hours (`EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE`).
+    public var failedAgeHoursByType: [String: Double] = [:]
     /// Seconds between two sweeps (`EXPORT_CLEANUP_INTERVAL_SECONDS`; 1…86400).
     public var intervalSeconds: Int
     /// Rows claimed per write transaction at most (`EXPORT_CLEANUP_BATCH_SIZE`; 1…100000).
@@ -57,6 +61,39 @@ public struct CleanupSettings: Sendable, Equatable {
     public var stateDirectory: String?
     /// PostgreSQL: the name of the cluster-wide sweep lock (`EXPORT_CLEANUP_LOCK_NAME`, default `nil`: the storage path).
     public var lockName: String?
+    /// The mass-deletion brake's share, in percent of the referenced export files (`EXPORT_CLEANUP_MAX_DELETE_PERCENT`;
+    /// 0…100, 100 = off).
+    public var maxDeletePercent: Int
+    /// The mass-deletion brake's minimum: a sweep removing at most this many files never trips it
+    /// (`EXPORT_CLEANUP_MAX_DELETE_MIN_FILES`; 0…100000000).
+    public var maxDeleteMinFiles: Int
+    /// Whether a sweep removes nothing while the kernel says the clock is not synchronised
+    /// (`EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK`; `yes`/`no`).
+    public var requireSyncedClock: Bool
+    /// Files one sweep removes at most, 0 for no bound (`EXPORT_CLEANUP_MAX_FILES_PER_SWEEP`; 0…100000000).
+    public var maxFilesPerSweep: Int
+    /// Seconds one sweep runs at most, 0 for no bound (`EXPORT_CLEANUP_MAX_SWEEP_SECONDS`; 0…86400).
+    public var maxSweepSeconds: Int
+    /// The daemon's orphan pass: after each sweep, export files older than this many hours that no row references
+    /// are removed; 0 turns it off (`EXPORT_CLEANUP_ORPHAN_HOURS`; 0, or > 0 and ≤ 87600).
+    public var orphanHours: Double = 0
+
+    /// A size on the storage file system: bytes, or a percentage of it.
+    public enum DiskAmount: Sendable, Equatable {
+        /// Bytes.
+        case bytes(Int64)
+        /// Percent of the file system (0 to 100).
+        case percent(Double)
+    }
+
+    /// Disk pressure: free space to keep (`EXPORT_CLEANUP_KEEP_FREE`); `nil`: off (`0`). A percentage applies to the
+    /// free inodes too.
+    public var keepFree: DiskAmount? = nil
+    /// Disk pressure: the most bytes the export files may take (`EXPORT_CLEANUP_MAX_USE`); `nil`: off (`0`).
+    public var maxUse: DiskAmount? = nil
+    /// Disk pressure never removes an export completed less than this many hours ago
+    /// (`EXPORT_CLEANUP_MIN_RETENTION_HOURS`; 0…87600).
+    public var minRetentionHours: Double = 1
 
     /// Where each value that is not a default came from.
     private var sources: [SettingKey: SettingsSource] = [:]
@@ -79,7 +116,12 @@ public struct CleanupSettings: Sendable, Equatable {
         busyTimeoutMilliseconds: Int = 5000,
         metricsFile: String? = nil,
         stateDirectory: String? = nil,
-        lockName: String? = nil
+        lockName: String? = nil,
+        maxDeletePercent: Int = 90,
+        maxDeleteMinFiles: Int = 1000,
+        requireSyncedClock: Bool = false,
+        maxFilesPerSweep: Int = 0,
+        maxSweepSeconds: Int = 0
     ) {
         self.storagePath = storagePath
         self.databasePath = databasePath
@@ -94,6 +136,11 @@ public struct CleanupSettings: Sendable, Equatable {
         self.metricsFile = metricsFile
         self.stateDirectory = stateDirectory
         self.lockName = lockName
+        self.maxDeletePercent = maxDeletePercent
+        self.maxDeleteMinFiles = maxDeleteMinFiles
+        self.requireSyncedClock = requireSyncedClock
+        self.maxFilesPerSweep = maxFilesPerSweep
+        self.maxSweepSeconds = maxSweepSeconds
     }
 
     /// Where the value of `key` came from.
@@ -109,6 +156,8 @@ public struct CleanupSettings: Sendable, Equatable {
         case .databasePath: databasePath
         case .retentionHours: Self.format(hours: retentionHours)
         case .failedAgeHours: Self.format(hours: failedAgeHours)
+        case .retentionHoursByType: Self.format(byType: retentionHoursByType)
+        case .failedAgeHoursByType: Self.format(byType: failedAgeHoursByType)
         case .intervalSeconds: String(intervalSeconds)
         case .batchSize: String(batchSize)
         case .batchMilliseconds: String(batchMilliseconds)
@@ -118,6 +167,15 @@ public struct CleanupSettings: Sendable, Equatable {
         case .metricsFile: metricsFile ?? ""
         case .stateDirectory: stateDirectory ?? ""
         case .lockName: lockName ?? ""
+        case .maxDeletePercent: String(maxDeletePercent)
+        case .maxDeleteMinFiles: String(maxDeleteMinFiles)
+        case .requireSyncedClock: requireSyncedClock ? "yes" : "no"
+        case .maxFilesPerSweep: String(maxFilesPerSweep)
+        case .maxSweepSeconds: String(maxSweepSeconds)
+        case .orphanHours: Self.format(hours: orphanHours)
+        case .keepFree: Self.format(amount: keepFree)
+        case .maxUse: Self.format(amount: maxUse)
+        case .minRetentionHours: Self.format(hours: minRetentionHours)
         }
     }
 
@@ -129,6 +187,63 @@ public struct CleanupSettings: Sendable, Equatable {
         SettingKey.allCases.map { key in
             "# \(source(of: key))\n\(key.rawValue)=\(Self.fileValue(text(of: key)))"
         }.joined(separator: "\n")
+    }
+
+    /// `hotels=48 supplier_summary=168`, sorted by type.
+    static func format(byType: [String: Double]) -> String {
+        byType.keys.sorted().map { "\($0)=\(format(hours: byType[$0]!))" }.joined(separator: " ")
+    }
+
+    /// Whether `text` is an export type as the naming rule writes it: words of `A-Z a-z 0-9 -` joined by `_`, at most
+    /// 50 characters.
+    static func isExportType(_ text: Substring) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 50 else { return false }
+        return text.split(separator: "_", omittingEmptySubsequences: false).allSatisfy { word in
+            !word.isEmpty && word.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+            }
+        }
+    }
+
+    /// `0`, `10%`, `512M`, `1536K`, `123`: the largest suffix that divides the bytes.
+    static func format(amount: DiskAmount?) -> String {
+        switch amount {
+        case nil: return "0"
+        case .percent(let share)?: return format(hours: share) + "%"
+        case .bytes(let value)?:
+            for (suffix, power) in [("T", 4), ("G", 3), ("M", 2), ("K", 1)] {
+                let unit = Int64(1) << (10 * power)
+                if value >= unit && value % unit == 0 { return "\(value / unit)\(suffix)" }
+            }
+            return String(value)
+        }
+    }
+
+    /// Parses a ``DiskAmount``: `0` is off (`nil`).
+    static func parseAmount(_ text: String) -> Result<DiskAmount?, AmountProblem> {
+        if text.hasSuffix("%") {
+            let number = String(text.dropLast())
+            guard isDecimal(number), let share = Double(number) else { return .failure(AmountProblem("not a percentage")) }
+            guard share >= 0 && share <= 100 else { return .failure(AmountProblem("a percentage must be from 0 to 100")) }
+            return .success(share == 0 ? nil : .percent(share))
+        }
+        var number = text
+        var power = 0
+        if let last = text.last, let index = ["K", "M", "G", "T"].firstIndex(of: last.uppercased()) {
+            power = index + 1
+            number = String(text.dropLast())
+        }
+        guard isDecimal(number), let value = Double(number) else { return .failure(AmountProblem("not a size")) }
+        guard value >= 0 else { return .failure(AmountProblem("below 0")) }
+        let bytes = (value * Double(Int64(1) << (10 * power))).rounded(.up)
+        guard bytes < 4.6e18 else { return .failure(AmountProblem("too large")) }
+        return .success(bytes == 0 ? nil : .bytes(Int64(bytes)))
+    }
+
+    /// Why a size cannot be read.
+    struct AmountProblem: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     static func format(hours: Double) -> String {
@@ -271,6 +386,27 @@ extension CleanupSettings {
             if hours > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
             return hours
         }
+        func boolean() throws(ConfigurationError) -> Bool {
+            switch text.lowercased() {
+            case "true", "yes", "1", "on": return true
+            case "false", "no", "0", "off": return false
+            default: throw invalid(nil)
+            }
+        }
+        func hoursByType() throws(ConfigurationError) -> [String: Double] {
+            var result: [String: Double] = [:]
+            for pair in text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }) {
+                guard let equals = pair.firstIndex(of: "=") else { throw invalid("'\(pair)' is not TYPE=HOURS") }
+                let type = pair[..<equals], value = String(pair[pair.index(after: equals)...])
+                guard Self.isExportType(type) else { throw invalid("'\(type)' is not an export type") }
+                guard result[String(type)] == nil else { throw invalid("'\(type)' is named twice") }
+                guard Self.isDecimal(value), let hours = Double(value) else { throw invalid("the hours of '\(type)' are not a decimal number") }
+                if hours <= 0 { throw invalid("the hours of '\(type)' must be greater than 0") }
+                if hours > Limits.maximumHours { throw invalid("the hours of '\(type)' are greater than \(Limits.maximumHoursText)") }
+                result[String(type)] = hours
+            }
+            return result
+        }
         func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let number = Int(text) else {
                 guard Self.isDecimal(text) else { throw invalid("not a number") }
@@ -287,6 +423,8 @@ extension CleanupSettings {
         case .databasePath: databasePath = try path()
         case .retentionHours: retentionHours = try hours()
         case .failedAgeHours: failedAgeHours = try hours()
+        case .retentionHoursByType: retentionHoursByType = try hoursByType()
+        case .failedAgeHoursByType: failedAgeHoursByType = try hoursByType()
         case .intervalSeconds: intervalSeconds = try integer(in: Limits.interval)
         case .batchSize: batchSize = try integer(in: Limits.batchSize)
         case .batchMilliseconds: batchMilliseconds = try integer(in: Limits.batchMilliseconds)
@@ -294,15 +432,30 @@ extension CleanupSettings {
         case .metricsFile: metricsFile = try optionalPath()
         case .stateDirectory: stateDirectory = try optionalPath()
         case .lockName: lockName = text.isEmpty ? nil : try path()
+        case .maxDeletePercent: maxDeletePercent = try integer(in: Limits.maxDeletePercent)
+        case .maxDeleteMinFiles: maxDeleteMinFiles = try integer(in: Limits.maxDeleteMinFiles)
         case .logLevel:
             guard let level = LogLevel(rawValue: text.lowercased()) else { throw invalid(nil) }
             logLevel = level
-        case .dryRun:
-            switch text.lowercased() {
-            case "true", "yes", "1", "on": dryRun = true
-            case "false", "no", "0", "off": dryRun = false
-            default: throw invalid(nil)
+        case .dryRun: dryRun = try boolean()
+        case .requireSyncedClock: requireSyncedClock = try boolean()
+        case .maxFilesPerSweep: maxFilesPerSweep = try integer(in: Limits.maxFilesPerSweep)
+        case .maxSweepSeconds: maxSweepSeconds = try integer(in: Limits.maxSweepSeconds)
+        case .keepFree, .maxUse:
+            switch Self.parseAmount(text) {
+            case .success(let amount): if key == .keepFree { keepFree = amount } else { maxUse = amount }
+            case .failure(let problem): throw invalid(problem.reason)
             }
+        case .minRetentionHours:
+            guard Self.isDecimal(text), let value = Double(text) else { throw invalid("not a decimal number") }
+            if value < 0 { throw invalid("below 0") }
+            if value > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
+            minRetentionHours = value
+        case .orphanHours:
+            guard Self.isDecimal(text), let value = Double(text) else { throw invalid("not a decimal number") }
+            if value < 0 { throw invalid("below 0") }
+            if value > Limits.maximumHours { throw invalid("greater than \(Limits.maximumHoursText)") }
+            orphanHours = value
         }
         sources[key] = source
     }

@@ -26,6 +26,26 @@ extension SettingKey {
         case .lockName:
             "PostgreSQL: the name of the cluster-wide sweep lock that lets one instance at a time sweep a storage "
                 + "directory. Empty: the storage path."
+        case .retentionHoursByType:
+            "Retention per export type, e.g. \"hotels=48 supplier_summary=168\"; types not named use EXPORT_CLEANUP_RETENTION_HOURS."
+        case .failedAgeHoursByType:
+            "Failed age per export type, e.g. \"hotels=2\"; types not named use EXPORT_CLEANUP_FAILED_AGE_HOURS."
+        case .maxDeletePercent:
+            "The mass-deletion brake: a sweep that would remove more than this percent of the export files the table "
+                + "references (and more than EXPORT_CLEANUP_MAX_DELETE_MIN_FILES files) removes nothing. 100 turns it off."
+        case .maxDeleteMinFiles: "The mass-deletion brake: a sweep removing at most this many files never trips it."
+        case .requireSyncedClock: "yes: a sweep removes nothing while the kernel says the clock is not synchronised."
+        case .maxFilesPerSweep: "Files one sweep removes at most (0: no bound); the daemon goes on after a short pause."
+        case .maxSweepSeconds: "Seconds one sweep runs at most (0: no bound); the daemon goes on after a short pause."
+        case .orphanHours:
+            "The daemon's orphan pass: after each sweep, export files older than this many hours that no row references "
+                + "are removed (0: off)."
+        case .keepFree:
+            "Disk pressure: free space to keep on the storage file system (bytes with K, M, G or T, or a percentage, which "
+                + "counts free inodes too); completed exports go early, oldest first, until it holds (0: off)."
+        case .maxUse: "Disk pressure: the most bytes the export files may take (or a percentage of the file system; 0: off)."
+        case .minRetentionHours:
+            "Disk pressure never removes an export completed less than this many hours ago, nor one whose expires_at is ahead."
         }
     }
 

@@ -9,6 +9,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case retentionHours = "EXPORT_CLEANUP_RETENTION_HOURS"
     /// Hours after which the file of a failed export is removed.
     case failedAgeHours = "EXPORT_CLEANUP_FAILED_AGE_HOURS"
+    /// Retention per export type, e.g. `hotels=48 supplier_summary=168`; types not named use the default.
+    case retentionHoursByType = "EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE"
+    /// Failed age per export type, e.g. `hotels=2`; types not named use the default.
+    case failedAgeHoursByType = "EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE"
     /// Seconds between two sweeps of the daemon.
     case intervalSeconds = "EXPORT_CLEANUP_INTERVAL_SECONDS"
     /// Rows claimed per write transaction at most.
@@ -27,6 +31,24 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
     case stateDirectory = "EXPORT_CLEANUP_STATE_DIRECTORY"
     /// PostgreSQL: the name of the cluster-wide sweep lock. Default empty: the storage path.
     case lockName = "EXPORT_CLEANUP_LOCK_NAME"
+    /// The mass-deletion brake: the largest share (percent) of the referenced export files one sweep may remove.
+    case maxDeletePercent = "EXPORT_CLEANUP_MAX_DELETE_PERCENT"
+    /// The mass-deletion brake: a sweep removing at most this many files never trips it.
+    case maxDeleteMinFiles = "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES"
+    /// Remove nothing while the kernel says the clock is not synchronised.
+    case requireSyncedClock = "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK"
+    /// Files one sweep removes at most (0: no bound).
+    case maxFilesPerSweep = "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP"
+    /// Seconds one sweep runs at most (0: no bound).
+    case maxSweepSeconds = "EXPORT_CLEANUP_MAX_SWEEP_SECONDS"
+    /// The daemon's orphan pass after each sweep: files older than this many hours that no row references go (0: off).
+    case orphanHours = "EXPORT_CLEANUP_ORPHAN_HOURS"
+    /// Disk pressure: free space (bytes, or percent of the file system, inodes too) to keep on the storage file system.
+    case keepFree = "EXPORT_CLEANUP_KEEP_FREE"
+    /// Disk pressure: the most bytes the export files may take (bytes, or percent of the file system).
+    case maxUse = "EXPORT_CLEANUP_MAX_USE"
+    /// Disk pressure never removes an export completed less than this many hours ago.
+    case minRetentionHours = "EXPORT_CLEANUP_MIN_RETENTION_HOURS"
 
     /// The prefix of the environment variables reserved for settings (besides ``storagePath``).
     public static let environmentPrefix = "EXPORT_CLEANUP_"
@@ -61,6 +83,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .databasePath: "a non-empty file path or PostgreSQL connection string without NUL characters"
         case .retentionHours, .failedAgeHours:
             "a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed, e.g. 0.5)"
+        case .retentionHoursByType, .failedAgeHoursByType:
+            "TYPE=HOURS pairs separated by spaces or commas, e.g. hotels=48 supplier_summary=168 (TYPE: an export type of "
+                + "letters, digits and '-' in words joined by '_', at most 50 characters, each named once; HOURS as for "
+                + "EXPORT_CLEANUP_RETENTION_HOURS), or empty for none"
         case .intervalSeconds: "a whole number of seconds from 1 to 86400"
         case .batchSize: "a whole number from 1 to 100000"
         case .batchMilliseconds: "a whole number of milliseconds from 1 to 60000"
@@ -71,6 +97,16 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
         case .metricsFile: "a file path without NUL characters, or empty for none"
         case .stateDirectory: "a directory path without NUL characters, or empty for the default"
         case .lockName: "a name without NUL characters (empty: the storage path)"
+        case .maxDeletePercent: "a whole number of percent from 0 to 100 (100 turns the mass-deletion brake off)"
+        case .maxDeleteMinFiles: "a whole number of files from 0 to 100000000"
+        case .requireSyncedClock: "one of yes, no, true, false, 1, 0, on, off (in any case)"
+        case .maxFilesPerSweep: "a whole number of files from 0 (no bound) to 100000000"
+        case .maxSweepSeconds: "a whole number of seconds from 0 (no bound) to 86400"
+        case .orphanHours: "0 (off) or a number of hours greater than 0 and at most \(Limits.maximumHoursText) (decimals allowed)"
+        case .keepFree, .maxUse:
+            "0 (off), a size in bytes with an optional K, M, G or T suffix (powers of 1024; decimals allowed, e.g. 1.5G), "
+                + "or a percentage of the storage file system from 0 to 100 (e.g. 10%)"
+        case .minRetentionHours: "a number of hours from 0 to \(Limits.maximumHoursText) (decimals allowed)"
         }
     }
 
@@ -96,7 +132,10 @@ public enum SettingKey: String, CaseIterable, Sendable, Hashable, CustomStringCo
             min(upper.count, key.rawValue.count) >= minimumShared
                 && (upper.hasPrefix(key.rawValue) || key.rawValue.hasPrefix(upper))
         }
-        return related.count == 1 ? related[0] : nil
+        if related.count == 1 { return related[0] }
+        // `EXPORT_CLEANUP_RETENTION` extends to `..._RETENTION_HOURS` and `..._RETENTION_HOURS_BY_TYPE`: the key the
+        // others extend is meant.
+        return related.first { key in related.allSatisfy { $0.rawValue.hasPrefix(key.rawValue) } }
     }
 
     /// The valid keys, comma-separated.
@@ -128,4 +167,8 @@ enum Limits {
     static let batchSize = 1...100_000
     static let batchMilliseconds = 1...60_000
     static let busyTimeoutMilliseconds = 0...600_000
+    static let maxDeletePercent = 0...100
+    static let maxDeleteMinFiles = 0...100_000_000
+    static let maxFilesPerSweep = 0...100_000_000
+    static let maxSweepSeconds = 0...86_400
 }

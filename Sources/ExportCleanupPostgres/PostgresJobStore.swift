@@ -56,6 +56,8 @@ public final class PostgresJobStore: JobStore {
     /// Keyset positions handed out as ``JobCursor`` keys: cursor key → the last id of that batch.
     private var cursors: [Int64: String] = [:]
     private var nextCursor: Int64 = 1
+    /// The ids behind the keys of the last page of pressure candidates (the next page's cursor names one).
+    var pressureCursorIDs: [Int64: String] = [:]
     /// Sweep locks (advisory locks) this session holds, by name.
     var heldLockNames: Set<String> = []
 

@@ -329,7 +329,8 @@ struct Runner {
         sync()
         let out = root + "/sweep.json", err = root + "/sweep.log"
         let result = try spawnMeasured(
-            [binary, "sweep", "--db", database, "--storage", storage, "--json", "--config", config, "--log-target", "stderr"]
+            [binary, "sweep", "--db", database, "--storage", storage, "--json", "--config", config, "--log-target", "stderr",
+             "--allow-mass-deletion"]
                 + (stats ? [] : ["--no-stats"]),
             environment: environment, stdoutPath: out, stderrPath: err, measureRSS: true)
         guard result.exitCode == 0 else {

@@ -171,6 +171,17 @@ final class Daemon: @unchecked Sendable {
                     let total = report.total
                     notifier.status("Sweeping: \(total.due) due so far, \(total.removed) removed (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused")
                 })
+            if settings.orphanHours > 0, !report.refused, report.abortedBy == nil, !report.interrupted, !stopRequested.load(ordering: .relaxed) {
+                // The orphan pass after the sweep (EXPORT_CLEANUP_ORPHAN_HOURS); a dry run only reports.
+                notifier.status("Sweeping: looking for orphan files")
+                heartbeat.store(Self.monotonicMicroseconds(), ordering: .relaxed)
+                do {
+                    _ = try OrphanScanner(store: store, storage: directory, logger: logger)
+                        .scan(options: OrphanOptions(olderThanHours: settings.orphanHours, delete: !settings.dryRun))
+                } catch {
+                    logger.error("the orphan pass failed: \(error)", metadata: ["message_id": "\(MessageID.sweepAborted)"])
+                }
+            }
             return .success(report)
         } catch {
             return .failure(Failure(error))
@@ -186,8 +197,19 @@ final class Daemon: @unchecked Sendable {
             let total = report.total
             let what = report.dryRun ? "would remove" : "removed"
             lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
+            if report.boundReached != nil {
+                lastResult += ", stopped at its bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
+            }
             if let aborted = report.abortedBy { lastResult = "Last sweep \(time) UTC aborted: \(aborted)" }
             if report.abortCode == .sweepLockHeld { lastResult = "Skipped \(time) UTC: \(report.abortedBy ?? "another instance sweeps")" }
+            if let clock = report.clockNotSynchronized {
+                lastResult = "Last sweep \(time) UTC refused: the clock is \(clock); nothing removed, retrying at the next interval"
+            }
+            if let check = report.massDeletion, check.tripped {
+                lastResult = "Last sweep \(time) UTC refused by the mass-deletion brake: \(check.dueFiles) of \(check.referencedFiles ?? 0) files due "
+                    + "(\(MassDeletionBrake.percent(check.dueFiles, of: check.referencedFiles ?? 0))%), nothing removed; check the clock and retention, "
+                    + "or run 'export-cleanup sweep --allow-mass-deletion' once"
+            }
         case .failure(let error):
             lastResult = "Last sweep \(time) UTC failed: \(error.message)"
             logger.error("sweep could not run: \(error.message); retrying at the next interval", metadata: [
@@ -203,8 +225,23 @@ final class Daemon: @unchecked Sendable {
             requestSweep()
         case .sweeping(queued: false), .idle:
             phase = .idle
-            notifier.status(idleStatus())
+            if case .success(let report) = result, let pause = Self.backlogPause(report, intervalSeconds: settings.intervalSeconds) {
+                // A bounded sweep left work: the next one after a short pause, not a whole interval.
+                notifier.status("Idle. \(lastResult). Next in \(String(format: "%g", pause)) s (backlog).")
+                stateQueue.asyncAfter(deadline: .now() + pause) { [self] in
+                    if case .idle = phase { requestSweep() }
+                }
+            } else {
+                notifier.status(idleStatus())
+            }
         }
+    }
+
+    /// The pause before the next sweep when `report` stopped at a bound with work left: 5 s, or a tenth of the
+    /// interval when that is shorter; `nil` when nothing is known to be left (no bound reached, or 0 still due).
+    static func backlogPause(_ report: SweepReport, intervalSeconds: Int) -> Double? {
+        guard report.boundReached != nil, !report.refused, report.abortedBy == nil, (report.stillDue ?? 1) > 0 else { return nil }
+        return min(5, Double(intervalSeconds) / 10)
     }
 
     private func idleStatus() -> String {

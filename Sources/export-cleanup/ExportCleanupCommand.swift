@@ -17,6 +17,6 @@ struct ExportCleanupCommand: ParsableCommand {
               export-cleanup stats --storage /srv/app/exports
               export-cleanup path --job-id exp_a1b2c3d4e5f6 --type hotels --format csv
             """,
-        subcommands: [RunCommand.self, SweepCommand.self, StatusCommand.self, IndexCommand.self, DemoCommand.self, StatsCommand.self, PathCommand.self,
-                      GenerateConfManualCommand.self])
+        subcommands: [RunCommand.self, SweepCommand.self, StatusCommand.self, OrphansCommand.self, IndexCommand.self, DemoCommand.self,
+                      StatsCommand.self, PathCommand.self, GenerateConfManualCommand.self])
 }

@@ -54,6 +54,16 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .customLong("failed-age-hours"), help: ArgumentHelp(settingHelp("Hours after which a failed export's partial file goes", .failedAgeHours)))
     var failedAgeHours: String?
 
+    @Option(name: .customLong("retention-hours-by-type"), help: ArgumentHelp(settingHelp(
+        "Retention per export type, e.g. 'hotels=48 supplier_summary=168'; types not named use --retention-hours", .retentionHoursByType),
+        valueName: "type=hours ..."))
+    var retentionHoursByType: String?
+
+    @Option(name: .customLong("failed-age-hours-by-type"), help: ArgumentHelp(settingHelp(
+        "Failed age per export type, e.g. 'hotels=2'; types not named use --failed-age-hours", .failedAgeHoursByType),
+        valueName: "type=hours ..."))
+    var failedAgeHoursByType: String?
+
     @Option(name: .customLong("batch-size"), help: ArgumentHelp(settingHelp("Rows claimed per write transaction at most", .batchSize)))
     var batchSize: String?
 
@@ -62,6 +72,46 @@ struct SettingsOptions: ParsableArguments {
     var batchMilliseconds: String?
 
     @OptionGroup var busyTimeout: BusyTimeoutOption
+
+    @Option(name: .customLong("max-delete-percent"), help: ArgumentHelp(settingHelp(
+        "Mass-deletion brake: a sweep that would remove more than this percent of the export files the table references "
+            + "(and more than --max-delete-min-files files) removes nothing; 100 turns it off", .maxDeletePercent)))
+    var maxDeletePercent: String?
+
+    @Option(name: .customLong("max-delete-min-files"), help: ArgumentHelp(settingHelp(
+        "Mass-deletion brake: a sweep removing at most this many files never trips it", .maxDeleteMinFiles)))
+    var maxDeleteMinFiles: String?
+
+    @Option(name: .customLong("require-synced-clock"), help: ArgumentHelp(settingHelp(
+        "yes: a sweep removes nothing while the kernel says the clock is not synchronised (adjtimex)", .requireSyncedClock),
+        valueName: "yes|no"))
+    var requireSyncedClock: String?
+
+    @Option(name: .customLong("max-files-per-sweep"), help: ArgumentHelp(settingHelp(
+        "Files one sweep removes at most, 0 for no bound; the daemon runs the next one after a short pause until the backlog is gone",
+        .maxFilesPerSweep)))
+    var maxFilesPerSweep: String?
+
+    @Option(name: .customLong("max-sweep-seconds"), help: ArgumentHelp(settingHelp(
+        "Seconds one sweep runs at most, 0 for no bound (it commits the batch in hand and stops)", .maxSweepSeconds)))
+    var maxSweepSeconds: String?
+
+    @Option(name: .customLong("orphan-hours"), help: ArgumentHelp(settingHelp(
+        "run only: after each sweep, remove export files older than this many hours that no row references; 0 = off", .orphanHours)))
+    var orphanHours: String?
+
+    @Option(name: .customLong("keep-free"), help: ArgumentHelp(settingHelp(
+        "Disk pressure: free space to keep on the storage file system, e.g. 2G or 10% (a percentage counts inodes too); 0 = off",
+        .keepFree)))
+    var keepFree: String?
+
+    @Option(name: .customLong("max-use"), help: ArgumentHelp(settingHelp(
+        "Disk pressure: the most bytes the export files may take, e.g. 50G or 20%; 0 = off", .maxUse)))
+    var maxUse: String?
+
+    @Option(name: .customLong("min-retention-hours"), help: ArgumentHelp(settingHelp(
+        "Disk pressure never removes an export completed less than this many hours ago", .minRetentionHours)))
+    var minRetentionHours: String?
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp(settingHelp(
         CleanupSettings.LogLevel.allCases.map(\.rawValue).joined(separator: ", "), .logLevel)))
@@ -84,7 +134,11 @@ struct SettingsOptions: ParsableArguments {
         database.flags.merging(storage.flags) { $1 }.merging(busyTimeout.flags) { $1 }
             .merging(metricsFile.flags) { $1 }.merging(stateDirectory.flags) { $1 }
             .merging(given([.retentionHours: retentionHours, .failedAgeHours: failedAgeHours, .batchSize: batchSize, .batchMilliseconds: batchMilliseconds, .logLevel: logLevel,
-                          .lockName: lockName])) { $1 }
+                            .lockName: lockName,
+                            .maxDeletePercent: maxDeletePercent, .maxDeleteMinFiles: maxDeleteMinFiles, .requireSyncedClock: requireSyncedClock,
+                            .maxFilesPerSweep: maxFilesPerSweep, .maxSweepSeconds: maxSweepSeconds,
+                            .retentionHoursByType: retentionHoursByType, .failedAgeHoursByType: failedAgeHoursByType, .orphanHours: orphanHours,
+                            .keepFree: keepFree, .maxUse: maxUse, .minRetentionHours: minRetentionHours])) { $1 }
     }
 
     /// Loads the settings with these flags and `extraFlags` (the command's own, e.g. `--dry-run`).
@@ -134,7 +188,10 @@ private func given(_ flags: [SettingKey: String?]) -> [SettingKey: String] {
 
 extension CleanupSettings {
     /// The due rules.
-    var policy: RetentionPolicy { RetentionPolicy(retentionHours: retentionHours, failedAgeHours: failedAgeHours) }
+    var policy: RetentionPolicy {
+        RetentionPolicy(retentionHours: retentionHours, failedAgeHours: failedAgeHours, retentionHoursByType: retentionHoursByType,
+                        failedAgeHoursByType: failedAgeHoursByType)
+    }
 
     /// The swift-log level.
     var loggerLevel: Logger.Level {
@@ -149,9 +206,26 @@ extension CleanupSettings {
         }
     }
 
-    /// Sweep options from these settings.
-    func sweepOptions(wait: Bool) -> SweepOptions {
-        SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait)
+    /// Disk pressure from these settings (inactive when neither limit is set).
+    var pressureTarget: PressureTarget {
+        func amount(_ value: DiskAmount?) -> PressureTarget.Amount? {
+            switch value {
+            case nil: return nil
+            case .bytes(let bytes)?: return .bytes(bytes)
+            case .percent(let share)?: return .percent(share)
+            }
+        }
+        return PressureTarget(keepFree: amount(keepFree), maxUse: amount(maxUse), minRetentionHours: minRetentionHours)
+    }
+
+    /// The mass-deletion brake of these settings.
+    var brake: MassDeletionBrake { MassDeletionBrake(maximumPercent: maxDeletePercent, minimumFiles: maxDeleteMinFiles) }
+
+    /// Sweep options from these settings; `allowMassDeletion` (`sweep --allow-mass-deletion`) turns the brake off.
+    func sweepOptions(wait: Bool, allowMassDeletion: Bool = false) -> SweepOptions {
+        SweepOptions(policy: policy, batchSize: batchSize, batchMilliseconds: batchMilliseconds, dryRun: dryRun, waitForLock: wait,
+                     brake: allowMassDeletion ? nil : brake, requireSyncedClock: requireSyncedClock, maxFiles: maxFilesPerSweep,
+                     maxSeconds: Double(maxSweepSeconds), pressure: pressureTarget)
     }
 }
 

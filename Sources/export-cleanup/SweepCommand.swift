@@ -14,7 +14,8 @@ struct SweepCommand: ParsableCommand {
             Completed jobs past retention (and past expires_at, if set) lose their file and become 'expired'; \
             failed jobs older than the failed age lose their partial file. Missing files are not errors; \
             nothing outside the storage directory is touched. Exit codes: 0 done, 1 some files could not be \
-            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked, 78 configuration. \
+            removed or were refused, 65 bad schema, 66 missing database or storage, 75 locked or refused by the \
+            mass-deletion brake, 78 configuration. \
             SIGTERM, SIGINT or SIGHUP stop it after the file in hand: what was decided is claimed and its files \
             removed, the report says interrupted, and the exit status is as above (0 when nothing failed).
 
@@ -24,10 +25,16 @@ struct SweepCommand: ParsableCommand {
             files. --no-stats skips it (no storage_before / storage_after in --json); the daemon never \
             computes them.
 
+            Mass-deletion brake: a sweep that would remove more than EXPORT_CLEANUP_MAX_DELETE_PERCENT (90) percent \
+            of the export files the table references and more than EXPORT_CLEANUP_MAX_DELETE_MIN_FILES (1000) \
+            files removes nothing, says why and exits 75: a clock years ahead or a retention of minutes by mistake \
+            would otherwise empty the directory. --allow-mass-deletion runs one such sweep on purpose.
+
             Examples:
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --dry-run
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --retention-hours 48 --json
               export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --no-stats
+              export-cleanup sweep --db /srv/app/app.db --storage /srv/app/exports --allow-mass-deletion
             """)
 
     @OptionGroup var settings: SettingsOptions
@@ -37,6 +44,10 @@ struct SweepCommand: ParsableCommand {
 
     @Flag(help: "Wait for another sweep holding the lock instead of exiting 75.")
     var wait = false
+
+    @Flag(name: .customLong("allow-mass-deletion"),
+          help: "Run this one sweep without the mass-deletion brake (EXPORT_CLEANUP_MAX_DELETE_PERCENT / _MIN_FILES), on purpose.")
+    var allowMassDeletion = false
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -66,11 +77,13 @@ struct SweepCommand: ParsableCommand {
         // On a terminal: a live progress line on stderr (never with --json or under the journal).
         let progress = SweepProgress.start(settings: resolved, json: json)
         defer { progress?.finish() }
-        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, logger: logger, records: SweepRecords(kind: .sweep),
+        let outcome = try SweepRun.once(resolved, wait: wait, statistics: !noStats, allowMassDeletion: allowMassDeletion, logger: logger,
+                                        records: SweepRecords(kind: .sweep),
                                         isCancelled: { stop.isRequested }, onProgress: { progress?.update($0) }) { item in
             progress?.item(item)
             if resolved.dryRun && !json, case .wouldRemove(let bytes) = item.outcome {
-                let line = "would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)"
+                let line = "would remove  \(item.rule.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.job.id)  \(item.job.filePath.text ?? "")  (\(bytes) bytes)  "
+                    + "[rule \(item.rule.rawValue), \(resolved.policy.applied(to: item.job, rule: item.rule).describe(item.rule))]"
                 if let progress { progress.printing(line) } else { print(line) }
             }
         }
@@ -130,9 +143,25 @@ func sweepText(_ outcome: SweepRun.Outcome) -> String {
     for row in table {
         lines.append("  " + zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
     }
+    if !report.byExportType.isEmpty {
+        lines.append("  by type: \(report.byExportTypeText)")
+    }
     lines.append(String(format: "  duration %.3f s", report.durationSeconds))
     if report.interrupted { lines.append("  interrupted: the sweep was stopped between files; the next one goes on") }
     if let aborted = report.abortedBy { lines.append("  aborted: \(aborted)") }
+    if let pressure = report.pressure, !pressure.violations.isEmpty {
+        lines.append("  disk pressure (\(pressure.violations.joined(separator: "; "))): \(pressure.summary)")
+    }
+    if let bound = report.boundReached {
+        lines.append("  stopped at its \(bound == .files ? "file bound (EXPORT_CLEANUP_MAX_FILES_PER_SWEEP)" : "time bound (EXPORT_CLEANUP_MAX_SWEEP_SECONDS)"): "
+            + "what it did is committed; \(report.stillDue.map { "\($0) still due" } ?? "more may be due"), for the next sweep")
+    }
+    if let clock = report.clockNotSynchronized {
+        lines.append("  refused: the system clock is \(clock) and EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK=yes: nothing was removed; the next sweep asks again")
+    }
+    if let check = report.massDeletion, check.tripped {
+        lines.append("  refused: \(report.dryRun ? "a real sweep would be refused: " : "")\(check.explanation)")
+    }
     if let after = outcome.after {
         lines.append("Storage after: \(after.totalFiles) files, \(humanBytes(after.totalBytes))")
     }

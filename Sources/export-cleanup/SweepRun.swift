@@ -14,8 +14,10 @@ enum SweepRun {
         var after: StorageStatistics?
 
         /// 0 done (also when stopped by a signal after committing what it did); 1 some files failed or were
-        /// refused; 75 aborted on a locked database, a lost PostgreSQL connection, or another instance's sweep lock.
+        /// refused; 75 aborted on a locked database, a lost PostgreSQL connection, or another instance's sweep lock,
+        /// or refused by the mass-deletion brake (a dry run too: it says what a real sweep would do).
         var exitCode: ExitCode {
+            if report.refused { return Exit.temporary }
             if let code = report.abortCode { return Failure.exitCodeAndErrno(for: code).0 }
             let total = report.total
             return total.failed + total.refused > 0 ? Exit.partial : Exit.ok
@@ -27,8 +29,8 @@ enum SweepRun {
     ///   counts before it are those plus the files the sweep removed (it looked at each one anyway). A dry run
     ///   counts once, before. `sweep --no-stats` skips the pass, as the daemon does.
     /// - Parameter records: where the metrics and the last sweep's status go (``SweepRecords``), if anywhere.
-    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, logger: Logger, records: SweepRecords? = nil,
-                     isCancelled: () -> Bool = { false }, onProgress: (SweepReport) -> Void = { _ in },
+    static func once(_ settings: CleanupSettings, wait: Bool, statistics: Bool = true, allowMassDeletion: Bool = false, logger: Logger,
+                     records: SweepRecords? = nil, isCancelled: () -> Bool = { false }, onProgress: (SweepReport) -> Void = { _ in },
                      onItem: (SweepItem) -> Void) throws(ExitCode) -> Outcome
     {
         let started = UTCInstant.now()
@@ -48,7 +50,7 @@ enum SweepRun {
         }
         defer { store.releaseSweepLock(named: lockName(settings)) }
         let sweeper = Sweeper(store: store, storage: directory, logger: logger)
-        let options = settings.sweepOptions(wait: wait)
+        let options = settings.sweepOptions(wait: wait, allowMassDeletion: allowMassDeletion)
         let before = settings.dryRun && statistics ? try? directory.statistics() : nil
         var removed = StorageStatistics()
         let report = try withStorageErrors { () throws(ExportStorageError) in

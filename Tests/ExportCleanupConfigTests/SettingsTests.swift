@@ -21,6 +21,10 @@ extension ConfigurationTests {
             #expect(settings.logLevel == .info)
             #expect(settings.dryRun == false)
             #expect(settings.busyTimeoutMilliseconds == 5000)
+            #expect(settings.maxDeletePercent == 90)
+            #expect(settings.maxDeleteMinFiles == 1000)
+            #expect(settings.requireSyncedClock == false)
+            #expect(settings.retentionHoursByType.isEmpty && settings.failedAgeHoursByType.isEmpty)
             for key in SettingKey.allCases {
                 #expect(settings.source(of: key) == .default)
             }
@@ -34,6 +38,8 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_DATABASE": "./exports.db",
                     "EXPORT_CLEANUP_RETENTION_HOURS": "24",
                     "EXPORT_CLEANUP_FAILED_AGE_HOURS": "1",
+                    "EXPORT_CLEANUP_RETENTION_HOURS_BY_TYPE": "",
+                    "EXPORT_CLEANUP_FAILED_AGE_HOURS_BY_TYPE": "",
                     "EXPORT_CLEANUP_INTERVAL_SECONDS": "3600",
                     "EXPORT_CLEANUP_BATCH_SIZE": "2000",
                     "EXPORT_CLEANUP_BATCH_MILLISECONDS": "250",
@@ -43,13 +49,27 @@ extension ConfigurationTests {
                     "EXPORT_CLEANUP_METRICS_FILE": "",
                     "EXPORT_CLEANUP_STATE_DIRECTORY": "",
                     "EXPORT_CLEANUP_LOCK_NAME": "",
+                    "EXPORT_CLEANUP_MAX_DELETE_PERCENT": "90",
+                    "EXPORT_CLEANUP_MAX_DELETE_MIN_FILES": "1000",
+                    "EXPORT_CLEANUP_REQUIRE_SYNCED_CLOCK": "no",
+                    "EXPORT_CLEANUP_MAX_FILES_PER_SWEEP": "0",
+                    "EXPORT_CLEANUP_MAX_SWEEP_SECONDS": "0",
+                    "EXPORT_CLEANUP_ORPHAN_HOURS": "0",
+                    "EXPORT_CLEANUP_KEEP_FREE": "0",
+                    "EXPORT_CLEANUP_MAX_USE": "0",
+                    "EXPORT_CLEANUP_MIN_RETENTION_HOURS": "1",
                 ])
         }
 
         @Test func flagNames() {
             #expect(SettingKey.allCases.map(\.flagName) == [
-                "--storage", "--db", "--retention-hours", "--failed-age-hours", "--interval-seconds",
-                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms", "--metrics-file", "--state-directory", "--lock-name",
+                "--storage", "--db", "--retention-hours", "--failed-age-hours", "--retention-hours-by-type", "--failed-age-hours-by-type",
+                "--interval-seconds",
+                "--batch-size", "--batch-milliseconds", "--log-level", "--dry-run", "--busy-timeout-ms",
+                "--metrics-file", "--state-directory", "--lock-name",
+                "--max-delete-percent", "--max-delete-min-files", "--require-synced-clock",
+                "--max-files-per-sweep", "--max-sweep-seconds", "--orphan-hours",
+                "--keep-free", "--max-use", "--min-retention-hours",
             ])
         }
 
@@ -130,6 +150,8 @@ extension ConfigurationTests {
             .databasePath: ("/var/lib/app/app.db", "/var/lib/app/app.db"),
             .retentionHours: ("48.5", "48.5"),
             .failedAgeHours: ("0.25", "0.25"),
+            .retentionHoursByType: ("supplier_summary=168,hotels=48.0", "hotels=48 supplier_summary=168"),
+            .failedAgeHoursByType: ("hotels=0.5", "hotels=0.5"),
             .intervalSeconds: ("60", "60"),
             .batchSize: ("1000", "1000"),
             .batchMilliseconds: ("75", "75"),
@@ -139,6 +161,15 @@ extension ConfigurationTests {
             .metricsFile: ("/var/lib/prometheus/node-exporter/export-cleanup.prom", "/var/lib/prometheus/node-exporter/export-cleanup.prom"),
             .stateDirectory: ("/var/lib/export-cleanup", "/var/lib/export-cleanup"),
             .lockName: ("shared-exports", "shared-exports"),
+            .maxDeletePercent: ("50", "50"),
+            .maxDeleteMinFiles: ("+200", "200"),
+            .requireSyncedClock: ("On", "yes"),
+            .maxFilesPerSweep: ("5000", "5000"),
+            .maxSweepSeconds: ("300", "300"),
+            .orphanHours: ("72.5", "72.5"),
+            .keepFree: ("10%", "10%"),
+            .maxUse: ("1.5g", "1536M"),
+            .minRetentionHours: ("0", "0"),
         ]
 
         @Test(arguments: SettingKey.allCases, Layer.allCases)
@@ -229,6 +260,19 @@ extension ConfigurationTests {
             valid(.busyTimeoutMilliseconds, "0"), valid(.busyTimeoutMilliseconds, "600000"),
             invalid(.busyTimeoutMilliseconds, "-1"), invalid(.busyTimeoutMilliseconds, "600001"),
             invalid(.busyTimeoutMilliseconds, "5s"), invalid(.busyTimeoutMilliseconds, "0.5"),
+            valid(.maxDeletePercent, "0"), valid(.maxDeletePercent, "100"), invalid(.maxDeletePercent, "101"),
+            invalid(.maxDeletePercent, "-1"), invalid(.maxDeletePercent, "90%"), invalid(.maxDeletePercent, "12.5"),
+            valid(.maxDeleteMinFiles, "0"), valid(.maxDeleteMinFiles, "100000000"), invalid(.maxDeleteMinFiles, "100000001"),
+            invalid(.maxDeleteMinFiles, "-1"), invalid(.maxDeleteMinFiles, "1k"),
+            valid(.maxFilesPerSweep, "0"), valid(.maxFilesPerSweep, "1"), invalid(.maxFilesPerSweep, "-1"), invalid(.maxFilesPerSweep, "1e3"),
+            valid(.keepFree, "0"), valid(.keepFree, "0%", "0"), valid(.keepFree, "2G"), valid(.keepFree, "512m", "512M"),
+            valid(.keepFree, "1024K", "1M"), valid(.keepFree, "1000", "1000"), valid(.keepFree, "12.5%"), valid(.keepFree, "100%"),
+            invalid(.keepFree, "101%"), invalid(.keepFree, "-1G"), invalid(.keepFree, "1P"), invalid(.keepFree, "G"), invalid(.keepFree, "10 %"),
+            invalid(.keepFree, "1e3"), valid(.maxUse, "50G"), valid(.maxUse, "20%"), invalid(.maxUse, "x"),
+            valid(.minRetentionHours, "0.25"), invalid(.minRetentionHours, "-1"), invalid(.minRetentionHours, "87601"),
+            valid(.orphanHours, "0"), valid(.orphanHours, "0.5"), valid(.orphanHours, "87600"), invalid(.orphanHours, "-1"),
+            invalid(.orphanHours, "87601"), invalid(.orphanHours, "x"),
+            valid(.maxSweepSeconds, "0"), valid(.maxSweepSeconds, "86400"), invalid(.maxSweepSeconds, "86401"), invalid(.maxSweepSeconds, "1.5"),
         ]
 
         static let otherCases: [ValueCase] =
@@ -240,6 +284,18 @@ extension ConfigurationTests {
             + ["true", "yes", "1", "on", "TRUE", "Yes", "ON"].map { valid(.dryRun, $0, "true") }
             + ["false", "no", "0", "off", "FALSE", "No", "Off"].map { valid(.dryRun, $0, "false") }
             + [invalid(.dryRun, ""), invalid(.dryRun, "maybe"), invalid(.dryRun, "2"), invalid(.dryRun, "y")]
+            + ["yes", "true", "1", "ON"].map { valid(.requireSyncedClock, $0, "yes") }
+            + ["no", "false", "0", "Off"].map { valid(.requireSyncedClock, $0, "no") }
+            + [invalid(.requireSyncedClock, "sometimes"), invalid(.requireSyncedClock, "")]
+            + [SettingKey.retentionHoursByType, .failedAgeHoursByType].flatMap { key in
+                [
+                    valid(key, "", ""), valid(key, "hotels=48", "hotels=48"), valid(key, "  a=1\tb-2=2 ", "a=1 b-2=2"),
+                    valid(key, "supplier_summary=0.5,hotels=7", "hotels=7 supplier_summary=0.5"),
+                    invalid(key, "hotels"), invalid(key, "hotels=0"), invalid(key, "hotels=-1"), invalid(key, "hotels=x"),
+                    invalid(key, "hotels=1 hotels=2"), invalid(key, "=3"), invalid(key, "ho tels=3=4"), invalid(key, "a__b=1"),
+                    invalid(key, "h\u{e9}tels=1"), invalid(key, "hotels=87601"), invalid(key, String(repeating: "a", count: 51) + "=1"),
+                ]
+            }
             + [
                 valid(.storagePath, "/srv/exports"), valid(.storagePath, " spaced "), valid(.storagePath, "relative"),
                 invalid(.storagePath, ""), invalid(.storagePath, "a\u{0}b"),

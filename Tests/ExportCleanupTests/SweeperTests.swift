@@ -141,6 +141,13 @@ final class CrashingStore: JobStore {
     }
 
     func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
+    func countReferencedFiles() throws(JobStoreError) -> Int { try inner.countReferencedFiles() }
+    func pressureCandidates(completedBefore cutoff: UTCInstant, now: UTCInstant, after cursor: PressureCursor?, limit: Int) throws(JobStoreError)
+        -> [ExportJob]
+    {
+        try inner.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: limit)
+    }
+    func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
 }
 
 /// due, removed, already missing, failed, refused, undecidable, records updated, changed meanwhile.
@@ -416,13 +423,16 @@ struct SweeperTests {
         #expect(listing(fixture.tmp.path) == directoryListing)
     }
 
+    // The tests of batching, crashes and cancellation run without the mass-deletion brake, which holds a sweep's
+    // claims until its due count is settled (MassDeletionBrakeTests): here each batch is claimed as it is decided.
+
     @Test("a crash before the claim commits: nothing is removed, nothing updated; the next sweep does the work")
     func crashBeforeClaim() throws {
         let fixture = try Mixed.make()
         let before = try fixture.snapshots()
         let files = listing(fixture.storage)
         let failing = CrashingStore(try fixture.store(), when: .beforeCommit)
-        let wide = SweepOptions(policy: options.policy, batchSize: 100)
+        let wide = SweepOptions(policy: options.policy, batchSize: 100, brake: nil)
         let crashed = try fixture.sweeper(store: failing).sweep(options: wide, now: fixedNow)
         #expect(crashed.abortedBy?.contains("simulated crash") == true)
         #expect(crashed.abortCode == .failed)
@@ -450,7 +460,7 @@ struct SweeperTests {
         let fixture = try Mixed.make()
         let before = try fixture.snapshots()
         let failing = CrashingStore(try fixture.store(), when: .afterCommit)
-        let wide = SweepOptions(policy: options.policy, batchSize: 100)
+        let wide = SweepOptions(policy: options.policy, batchSize: 100, brake: nil)
         let crashed = try fixture.sweeper(store: failing).sweep(options: wide, now: fixedNow)
         #expect(crashed.abortedBy?.contains("simulated crash after") == true)
         // Rows claimed, files still there: the application never sees a row naming a removed file.
@@ -481,25 +491,25 @@ struct SweeperTests {
         // By rows: 23 due rows, 10 per claim: 3 claim transactions.
         let byRows = try Fixture()
         try byRows.add(jobs)
-        let rows = try byRows.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 60_000), now: fixedNow)
+        let rows = try byRows.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 60_000, brake: nil), now: fixedNow)
         #expect(rows.completed.recordsUpdated == 23 && rows.claimTransactions == 3)
         #expect(rows.longestClaimSeconds > 0 && rows.longestClaimSeconds < 5)
         // By time: every row takes 3 ms to check (isCancelled is asked once per row), so with 1 ms a batch is
         // claimed after each read chunk of 10 rows, never with 23 rows at once.
         let byTime = try Fixture()
         try byTime.add(jobs)
-        let timed = try byTime.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 1), now: fixedNow,
+        let timed = try byTime.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 10, batchMilliseconds: 1, brake: nil), now: fixedNow,
                                                isCancelled: { usleep(3_000); return false })
         #expect(timed.completed.recordsUpdated == 23 && timed.claimTransactions == 3)
         let wide = try Fixture()
         try wide.add(jobs)
-        let one = try wide.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 100, batchMilliseconds: 60_000), now: fixedNow)
+        let one = try wide.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 100, batchMilliseconds: 60_000, brake: nil), now: fixedNow)
         #expect(one.claimTransactions == 1)
         // A batch size larger than one read: still claimed once, across several reads (read chunks of 1,000 rows).
         let many = (0..<2_500).map { FixtureJob(id: "exp_m\($0)", status: "completed", createdHours: -49, completedAt: sqlText(-48), bytes: nil) }
         let big = try Fixture()
         try big.add(many)
-        let large = try big.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 5_000, batchMilliseconds: 60_000), now: fixedNow)
+        let large = try big.sweeper().sweep(options: SweepOptions(policy: options.policy, batchSize: 5_000, batchMilliseconds: 60_000, brake: nil), now: fixedNow)
         #expect(large.completed.recordsUpdated == 2_500 && large.claimTransactions == 1)
     }
 
@@ -511,7 +521,7 @@ struct SweeperTests {
         try fixture.add(jobs)
         let before = try fixture.snapshots()
         var calls = 0
-        let cancelAfter = SweepOptions(policy: options.policy, batchSize: 4)
+        let cancelAfter = SweepOptions(policy: options.policy, batchSize: 4, brake: nil)
         let report = try fixture.sweeper().sweep(options: cancelAfter, now: fixedNow, isCancelled: {
             calls += 1
             return calls > 6

@@ -282,6 +282,13 @@ extension Reliability {
 
             func claim(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.claim(claims) }
             func isClaimed(_ claims: [JobClaim]) throws(JobStoreError) -> [Bool] { try inner.isClaimed(claims) }
+            func countReferencedFiles() throws(JobStoreError) -> Int { try inner.countReferencedFiles() }
+            func pressureCandidates(completedBefore cutoff: UTCInstant, now: UTCInstant, after cursor: PressureCursor?, limit: Int) throws(JobStoreError)
+                -> [ExportJob]
+            {
+                try inner.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: limit)
+            }
+            func jobs(withIDs ids: [String]) throws(JobStoreError) -> [ExportJob] { try inner.jobs(withIDs: ids) }
         }
 
         @Test("compare-and-set, deterministically: rows changed between the read and the update are left as the application wrote them")

@@ -213,11 +213,11 @@ extension Reliability {
                 try listener.wait(for: "sweep under way", from: mark) { $0.hasPrefix("STATUS=Sweeping:") && !$0.contains("starting") }
                 #expect(rename(fixture.storage, moved) == 0)
                 #expect(symlink(decoy, fixture.storage) == 0)
-                let leftAtSwap = ((try? FileManager.default.contentsOfDirectory(atPath: moved)) ?? []).filter { $0.hasPrefix("hotels_s1_") }.count
+                let leftAtSwap = ((try? FileManager.default.contentsOfDirectory(atPath: moved)) ?? []).filter { $0.hasPrefix("hotels_s1_c") }.count
                 let idle = try listener.wait(for: "idle after the swapped sweep", from: mark) { $0.hasPrefix("STATUS=Idle.") }
                 print("[reliability] storage swapped for a symlink with \(leftAtSwap) of 3000 due files still to go: \(listener.all[idle])")
                 #expect(snapshot(decoy) == decoyBefore, "decoy files changed")
-                let remaining = ((try? FileManager.default.contentsOfDirectory(atPath: moved)) ?? []).filter { $0.hasPrefix("hotels_s1_") }
+                let remaining = ((try? FileManager.default.contentsOfDirectory(atPath: moved)) ?? []).filter { $0.hasPrefix("hotels_s1_c") }
                 #expect(remaining.isEmpty, "the sweep in hand should finish in the real directory: \(remaining.count) left")
 
                 // The next sweep opens the path anew and refuses the symlink.

@@ -199,9 +199,22 @@ final class Fixture: ExportFixture {
     }
 
     /// Adds one generation of jobs under the default policy (24 h retention, 1 h failed age): `due` due
-    /// completed jobs, `dueFailed` due failed ones, and a mix of jobs that must be kept (each with a file).
-    func addGeneration(_ tag: String, due: Int, dueFailed: Int = 0, keep: Int = 0) throws {
+    /// completed jobs, `dueFailed` due failed ones, a mix of jobs that must be kept (each with a file), and
+    /// `recent` jobs completed an hour ago (kept, with a file).
+    ///
+    /// A realistic table references the files of its retention window besides the due ones: the mass-deletion
+    /// brake refuses a sweep that would remove more than 90% of the referenced files (and more than 1,000), so a
+    /// fixture with more than 1,000 due jobs adds at least a ninth of them as `recent` ones (a quarter: a backlog
+    /// of a few days, as after downtime).
+    func addGeneration(_ tag: String, due: Int, dueFailed: Int = 0, keep: Int = 0, recent: Int? = nil) throws {
         var rows: [(ApplicationDatabase.Row, CleanupRule?)] = []
+        let recentCount = recent ?? (due + dueFailed > 1000 ? (due + dueFailed) / 4 : 0)
+        for index in 0..<recentCount {
+            let id = "\(tag)_r\(index)"
+            let path = try makeFile(id, hoursAgo: 1)
+            rows.append((.init(id: id, status: "completed", filePath: .text(path), createdAt: Self.text(hoursAgo: 1.1),
+                               completedAt: Self.text(hoursAgo: 1)), nil))
+        }
         let old = Self.text(hoursAgo: 48)
         for index in 0..<due {
             let id = "\(tag)_c\(index)"

@@ -35,7 +35,8 @@ extension SQLiteJobStore {
     /// Registers the SQL functions on a connection.
     static func addFunctions(_ db: Database) throws {
         let flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC
-        for (name, count, function) in [("export_cleanup_later", Int32(2), laterFunction), ("export_cleanup_readable", 1, readableFunction)] {
+        for (name, count, function) in [("export_cleanup_later", Int32(2), laterFunction), ("export_cleanup_readable", 1, readableFunction),
+                                         ("export_cleanup_instant", 1, instantFunction)] {
             let code = sqlite3_create_function_v2(db.sqliteConnection, name, count, flags, nil, function, nil, nil, nil)
             try check(code, db)
         }
