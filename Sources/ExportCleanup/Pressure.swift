@@ -141,6 +141,11 @@ public struct PressureReport: Sendable, Hashable, Codable {
 }
 
 extension Sweeper {
+    /// Pressure candidates read per query: each query orders every eligible row by its instant (SQLite keeps only
+    /// the page's top rows while it scans), so larger pages mean fewer scans of a large table; claims are still
+    /// made in batches of ``SweepOptions/batchSize``.
+    static let pressurePage = 10_000
+
     /// Measures the storage file system (and, with a byte limit, the export files).
     func measurePressure(_ target: PressureTarget) throws(ExportStorageError) -> PressureTarget.State {
         PressureTarget.State(space: try spaceSource(storage), exportBytes: target.maxUse == nil ? nil : try storage.exportFileBytes())
@@ -170,8 +175,10 @@ extension Sweeper {
         var cursor: PressureCursor?
         var projected: (bytes: Int64, inodes: Int64) = (0, 0)
         var claims: [Claimable] = []
-        // Claims what is gathered; in a real sweep re-measures (the kernel's word, not the projection: blocks round
-        // sizes up, others write meanwhile). Returns whether the target holds.
+        // Claims what is gathered; in a real sweep, once the projection says enough, re-measures (the kernel's word,
+        // not the projection: blocks round sizes up, others write meanwhile; a full batch before that is claimed
+        // without measuring, which for EXPORT_CLEANUP_MAX_USE is a pass over the directory). Returns whether the
+        // target holds.
         func flush() throws -> Bool {
             defer { claims.removeAll(keepingCapacity: true) }
             if options.dryRun {
@@ -192,13 +199,14 @@ extension Sweeper {
                 pressure.failed += report.completed.failed - counted.failed
                 report.completed = counted
             }
+            guard projected.bytes >= short.bytes && projected.inodes >= short.inodes else { return false }
             state = try measurePressure(target)
             short = target.shortfall(state)
             projected = (0, 0)
             return short.bytes == 0 && short.inodes == 0
         }
         reading: while true {
-            let jobs = try store.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: options.batchSize)
+            let jobs = try store.pressureCandidates(completedBefore: cutoff, now: now, after: cursor, limit: Self.pressurePage)
             guard let last = jobs.last, case .success(let lastCompleted) = StoredDateTime.parse(last.completedAt) else { break }
             cursor = PressureCursor(completedAt: lastCompleted, key: last.key)
             for job in jobs where target.isEligible(job, now: now) {
@@ -220,9 +228,10 @@ extension Sweeper {
                     }
                 }
             }
-            if jobs.count < options.batchSize { break }
+            if jobs.count < Self.pressurePage { break }
         }
         if !claims.isEmpty, try flush() { pressure.targetReached = true }
+        if !options.dryRun && !pressure.targetReached { state = try measurePressure(target) }
         if !options.dryRun {
             pressure.after = state
             pressure.targetReached = target.shortfall(state) == (0, 0)

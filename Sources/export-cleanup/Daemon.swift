@@ -197,6 +197,9 @@ final class Daemon: @unchecked Sendable {
             let total = report.total
             let what = report.dryRun ? "would remove" : "removed"
             lastResult = "Last sweep \(time) UTC: \(total.removed) \(what) (\(humanBytes(total.bytesFreed))), \(total.failed) failed, \(total.refused) refused"
+            if let pressure = report.pressure, !pressure.violations.isEmpty {
+                lastResult += ", disk pressure freed \(humanBytes(pressure.bytesFreed)) (\(pressure.removed) files), target \(pressure.targetReached ? "reached" : "NOT reached")"
+            }
             if report.boundReached != nil {
                 lastResult += ", stopped at its bound, \(report.stillDue.map { "\($0) still due" } ?? "more may be due")"
             }
