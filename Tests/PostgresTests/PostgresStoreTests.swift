@@ -55,6 +55,33 @@ extension Postgres {
             try fixture.db.execute("DROP OWNED BY reader_\(fixture.name); DROP ROLE reader_\(fixture.name)")
         }
 
+        @Test func theBrakeCountOrphanLookUpAndPressureOrderOnPostgreSQL() throws {
+            let fixture = try PGFixture()
+            let old = PGFixture.text(hoursAgo: 48), older = PGFixture.text(hoursAgo: 72)
+            try fixture.add([
+                (.init(id: "c1", status: "completed", filePath: .text("/x/c1"), createdAt: old, completedAt: old), .completed),
+                (.init(id: "c2", status: "completed", filePath: .text("/x/c2"), createdAt: older, completedAt: older), .completed),
+                (.init(id: "c3", status: "completed", filePath: .text("/x/c3"), createdAt: old, completedAt: old,
+                       expiresAt: PGFixture.text(hoursAgo: -24)), nil),
+                (.init(id: "f1", status: "failed", filePath: .text("/x/f1"), createdAt: old), .failed),
+                (.init(id: "f2", status: "failed", createdAt: old), nil),
+                (.init(id: "p1", status: "pending", filePath: .text("/x/p1"), createdAt: old), nil),
+                (.init(id: "e1", status: "expired", createdAt: old, completedAt: older), nil),
+            ])
+            let store = try Self.store(fixture)
+            // Completed and failed rows with a file_path: c1, c2, c3, f1.
+            #expect(try store.countReferencedFiles() == 4)
+            #expect(Set(try store.jobs(withIDs: ["c1", "f2", "nope", "e1"]).map(\.id)) == ["c1", "f2", "e1"])
+            #expect(try store.jobs(withIDs: []).isEmpty)
+            // Oldest completed_at first, never one whose expires_at is ahead; pages follow the cursor.
+            let now = UTCInstant.now()
+            let first = try store.pressureCandidates(completedBefore: now, now: now, after: nil, limit: 1)
+            #expect(first.map(\.id) == ["c2"])
+            let cursor = PressureCursor(completedAt: try #require(StoredDateTime.parse(text: first[0].completedAt.text ?? "")), key: first[0].key)
+            let rest = try store.pressureCandidates(completedBefore: now, now: now, after: cursor, limit: 10)
+            #expect(rest.map(\.id) == ["c1"])
+        }
+
         @Test func keysetPaginationReadsEveryCandidateOnceInIdOrder() throws {
             let fixture = try PGFixture()
             let old = PGFixture.text(hoursAgo: 48)

@@ -241,7 +241,7 @@ final class PGFixture {
 
     /// The flags that point a command at this fixture, with no configuration file and logs on stderr. The
     /// mass-deletion brake is off: these fixtures make almost every row due (the brake is tested on SQLite; its
-    /// count on PostgreSQL by PostgresStoreTests).
+    /// count on PostgreSQL by PostgresStoreTests.theBrakeCountOrphanLookUpAndPressureOrderOnPostgreSQL).
     var flags: [String] {
         ["--db", uri, "--storage", storage, "--config", tmp.sub("none.conf"), "--log-target", "stderr", "--max-delete-percent", "100"]
     }
