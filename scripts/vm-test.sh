@@ -67,7 +67,7 @@ trap 'exit 130' INT TERM
 step "mmdebstrap: Debian 12 with systemd, a kernel, procps, sqlite3"
 rootfs=$work/rootfs
 if ! mmdebstrap --variant=apt --aptopt='APT::Install-Recommends "false"' \
-        --include=systemd,systemd-sysv,udev,linux-image-cloud-amd64,procps,sqlite3 \
+        --include=systemd,systemd-sysv,udev,linux-image-cloud-amd64,procps,sqlite3,libpq5 \
         bookworm "$rootfs" \
         "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" \
         "deb $SECURITY_MIRROR bookworm-security main" > "$work/mmdebstrap.log" 2>&1; then
