@@ -10,6 +10,8 @@ public struct DirectoryEntry: Sendable, Hashable {
     public var kind: String
     /// Whether it is a regular file.
     public var isRegularFile: Bool
+    /// Whether it is a symbolic link (never followed).
+    public var isSymbolicLink: Bool
     /// Its size in bytes.
     public var bytes: Int64
     /// Its modification time, seconds since 1970 (UTC).
@@ -47,7 +49,7 @@ extension OpenStorageDirectory {
             }
             if statResult != 0 { continue }
             let found = DirectoryEntry(name: name, kind: fileKind(info.st_mode), isRegularFile: info.st_mode & S_IFMT == S_IFREG,
-                                       bytes: Int64(info.st_size), modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec))
+                                       isSymbolicLink: info.st_mode & S_IFMT == S_IFLNK, bytes: Int64(info.st_size), modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec))
             if !body(found) { return }
         }
     }

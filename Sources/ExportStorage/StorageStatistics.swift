@@ -46,17 +46,6 @@ public struct StorageStatistics: Sendable, Hashable, Codable {
     /// An empty count.
     public init() {}
 
-    mutating func add(name: String, info: stat) {
-        switch info.st_mode & S_IFMT {
-        case S_IFREG:
-            add(FileInfo(name: name, modifiedSecondsSinceEpoch: Int64(info.st_mtim.tv_sec), bytes: Int64(info.st_size)))
-        case S_IFLNK:
-            symlinks += 1
-        default:
-            otherEntries += 1
-        }
-    }
-
     /// Counts one regular file.
     public mutating func add(_ file: FileInfo) {
         totalFiles += 1
@@ -94,35 +83,18 @@ public struct StorageStatistics: Sendable, Hashable, Codable {
 }
 
 extension OpenStorageDirectory {
-    /// Counts the directory in one pass; entries that vanish meanwhile are skipped.
+    /// Counts the directory in one pass (``forEachEntry(_:)``); entries that vanish meanwhile are skipped.
     public func statistics() throws(ExportStorageError) -> StorageStatistics {
-        let copy = dup(descriptor)
-        guard copy >= 0, let stream = fdopendir(copy) else {
-            let failure = errno
-            if copy >= 0 { close(copy) }
-            throw ExportStorageError(.systemCall, path: directory.path, errno: failure, message: "cannot list '\(directory.path)'")
-        }
-        defer { closedir(stream) }
-        rewinddir(stream)
         var stats = StorageStatistics()
-        while true {
-            errno = 0
-            guard let entry = readdir(stream) else {
-                if errno != 0 {
-                    throw ExportStorageError(.systemCall, path: directory.path, errno: errno, message: "cannot list '\(directory.path)'")
-                }
-                break
+        try forEachEntry { entry in
+            if entry.isRegularFile {
+                stats.add(StorageStatistics.FileInfo(name: entry.name, modifiedSecondsSinceEpoch: entry.modifiedSecondsSinceEpoch, bytes: entry.bytes))
+            } else if entry.isSymbolicLink {
+                stats.symlinks += 1
+            } else {
+                stats.otherEntries += 1
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." || name == Self.claimsJournalName { continue }
-            var info = stat()
-            let statResult = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                fstatat(descriptor, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &info, AT_SYMLINK_NOFOLLOW)
-            }
-            if statResult != 0 { continue }
-            stats.add(name: name, info: info)
+            return true
         }
         return stats
     }
