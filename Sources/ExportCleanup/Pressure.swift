@@ -154,7 +154,7 @@ extension Sweeper {
     /// After the rules: while the target does not hold, claims and removes completed exports oldest first (see
     /// ``PressureTarget``). Every removal is claim-first and guarded on every column read, like the rules'.
     func relievePressure(_ target: PressureTarget, options: SweepOptions, now: UTCInstant, report: inout SweepReport,
-                         carried: inout [ClaimJournal.Entry], logger: Logger, isCancelled: () -> Bool, onItem: (SweepItem) -> Void) throws
+                         removals: inout SweepRemovals, logger: Logger, isCancelled: () -> Bool, onItem: (SweepItem) -> Void) throws
     {
         var state = try measurePressure(target)
         var short = target.shortfall(state)
@@ -191,7 +191,7 @@ extension Sweeper {
             }
             if !claims.isEmpty {
                 let counted = report.completed
-                try commit(claims[...], carried: &carried, report: &report, logger: logger, onItem: onItem, reason: "pressure")
+                try commit(claims[...], removals: &removals, report: &report, logger: logger, onItem: onItem, reason: "pressure", wait: true)
                 pressure.removed += report.completed.removed - counted.removed
                 pressure.bytesFreed += report.completed.bytesFreed - counted.bytesFreed
                 pressure.recordsUpdated += report.completed.recordsUpdated - counted.recordsUpdated

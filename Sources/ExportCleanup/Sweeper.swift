@@ -166,7 +166,7 @@ public final class Sweeper {
         if options.brake == nil && !options.dryRun {
             logger.notice("the mass-deletion brake is off for this sweep (--allow-mass-deletion)")
         }
-        var carried: [ClaimJournal.Entry] = []
+        var removals = SweepRemovals(storage: storage)
         // Nothing to settle when the brake is off or cannot trip.
         var brakeSettled = options.brake?.isArmed != true
         var claims: [Claimable] = []
@@ -177,7 +177,7 @@ public final class Sweeper {
         let sweepStarted = MonotonicClock.microseconds()
         sweep: do {
             if !options.dryRun {
-                carried = try finishEarlierClaims(&report, logger: logger, onItem: onItem)
+                try finishEarlierClaims(&removals, report: &report, logger: logger, onItem: onItem)
             }
             for rule in CleanupRule.allCases {
                 let cutoff = options.policy.cutoff(for: rule, now: now)
@@ -272,7 +272,7 @@ public final class Sweeper {
                             var start = 0
                             while start < claims.count {
                                 let end = min(start + options.batchSize, claims.count)
-                                try commit(claims[start..<end], carried: &carried, report: &report, logger: logger, onItem: onItem)
+                                try commit(claims[start..<end], removals: &removals, report: &report, logger: logger, onItem: onItem)
                                 start = end
                             }
                         }
@@ -296,17 +296,24 @@ public final class Sweeper {
                 _ = try settleBrake(brake, dueFiles: total.dueFiles, dueRows: total.due, report: &report, logger: logger)
             }
             if let target = options.pressure, !report.refused {
-                // After the rules ran to their end (a bounded, refused or interrupted sweep has left before this).
-                try relievePressure(target, options: options, now: now, report: &report, carried: &carried, logger: logger,
+                // After the rules ran to their end (a bounded, refused or interrupted sweep has left before this), and
+                // after their last removals: pressure measures the file system.
+                finishRemovals(&removals, report: &report, logger: logger, onItem: onItem)
+                try relievePressure(target, options: options, now: now, report: &report, removals: &removals, logger: logger,
                                     isCancelled: isCancelled, onItem: onItem)
             }
         } catch let error as JobStoreError {
             abort(&report, error, logger: logger)
         } catch {
             // The claims journal could not be read or written: the storage directory itself is in trouble.
-            let error = error as? ExportStorageError ?? ExportStorageError(.systemCall, message: "\(error)")
-            logger.error("sweep stopped: \(error.message)", metadata: ["message_id": "\(MessageID.sweepAborted)"])
-            throw error
+            finishRemovals(&removals, report: &report, logger: logger, onItem: onItem)
+            throw stopped(by: error, logger: logger)
+        }
+        // The last batch's removals; then the journal names exactly the claims whose files are still to go. After a
+        // store error it is left as it is: it may name a claim whose commit the error hides; the next sweep asks.
+        finishRemovals(&removals, report: &report, logger: logger, onItem: onItem)
+        if !options.dryRun && report.abortCode == nil {
+            do { try settleJournal(&removals) } catch { throw stopped(by: error, logger: logger) }
         }
         report.durationSeconds = Double(UTCInstant.now().microseconds - clockStart.microseconds) / 1_000_000
         logSummary(report, logger: logger)
@@ -446,142 +453,7 @@ public final class Sweeper {
         problemMemory?.isNew(jobKey: job.key, jobID: job.id, code: code, detail: detail) ?? true ? .warning : .debug
     }
 
-    /// Journal, claim, remove: one batch's claims (see the type's documentation).
-    func commit(
-        _ batch: ArraySlice<Claimable>, carried: inout [ClaimJournal.Entry], report: inout SweepReport, logger: Logger,
-        onItem: (SweepItem) -> Void, reason: String? = nil
-    ) throws {
-        let withFiles = batch.compactMap { item in
-            item.entryName.map { ClaimJournal.Entry(claim: JobClaim(job: item.job, rule: item.rule), entryName: $0) }
-        }
-        if !withFiles.isEmpty {
-            try storage.writeClaimsJournal(ClaimJournal.encode(carried + withFiles))
-        }
-        let claims = batch.map { JobClaim(job: $0.job, rule: $0.rule) }
-        beforeClaim?(claims)
-        let started = MonotonicClock.microseconds()
-        let claimed = try store.claim(claims)
-        report.claimTransactions += 1
-        report.longestClaimSeconds = max(report.longestClaimSeconds, Double(MonotonicClock.microseconds() - started) / 1_000_000)
-        for (item, ok) in zip(batch, claimed) {
-            let job = item.job, rule = item.rule
-            guard ok else {
-                report[rule].changedMeanwhile += 1
-                logger.info("record changed by the application meanwhile; it and its file are left alone",
-                            metadata: ["export_job_id": "\(job.id)", "export_rule": "\(rule.rawValue)"])
-                continue
-            }
-            report[rule].recordsUpdated += 1
-            if reason == nil { report.countType(job) { $0.recordsUpdated += 1 } }
-            guard let name = item.entryName else {
-                report[rule].alreadyMissing += 1
-                logger.debug("export file already gone", metadata: ["export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")"])
-                onItem(SweepItem(rule: rule, job: job, outcome: .alreadyMissing))
-                continue
-            }
-            let outcome = storage.removeEntry(named: name)
-            switch outcome {
-            case .removed(let bytes):
-                report[rule].removed += 1
-                report[rule].bytesFreed += bytes
-                if let reason {
-                    logger.info("removed export file (\(reason)): \(bytes) bytes", metadata: [
-                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
-                        "export_rule": "\(rule.rawValue)", "export_reason": "\(reason)",
-                    ])
-                } else {
-                    report.countType(job) { $0.removed += 1; $0.bytesFreed += bytes }
-                    logger.debug("removed export file", metadata: [
-                        "export_job_id": "\(job.id)", "export_file": "\(job.filePath.text ?? "")", "export_bytes": "\(bytes)",
-                        "export_rule": "\(rule.rawValue)",
-                    ])
-                }
-            case .alreadyMissing, .wouldRemove:
-                report[rule].alreadyMissing += 1
-            case .refused(let refusal):
-                // Swapped for a directory, fifo or symlink between the look and the claim: never removed.
-                report[rule].refused += 1
-                report.record(.init(kind: .refused, rule: rule, jobID: job.id, filePath: job.filePath.description,
-                                    code: refusal.code, reason: refusal.description + "; the record was already updated", errno: nil))
-                logger.warning("record refused after its claim: \(refusal); the entry is left as it is", metadata: [
-                    "message_id": "\(MessageID.recordRefused)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
-                    "export_refusal": "\(refusal.code)", "export_rule": "\(rule.rawValue)",
-                ])
-            case .failed(let code):
-                fail(job, rule: rule, code: code, claimed: true, report: &report, logger: logger)
-                carried.append(ClaimJournal.Entry(claim: JobClaim(job: job, rule: rule), entryName: name))
-            }
-            onItem(SweepItem(rule: rule, job: job, outcome: outcome, file: item.file))
-        }
-        if !withFiles.isEmpty {
-            try saveJournal(carried)
-        }
-    }
-
-    /// Finishes the claims a cut-off sweep left in the journal: a file goes only if its row is still exactly as
-    /// its claim left it (so that claim committed and nobody changed the row since). Returns the claims whose
-    /// file could not be removed, kept in the journal for the next sweep.
-    private func finishEarlierClaims(_ report: inout SweepReport, logger: Logger, onItem: (SweepItem) -> Void) throws -> [ClaimJournal.Entry] {
-        guard let bytes = try storage.readClaimsJournal() else { return [] }
-        let (entries, problems) = ClaimJournal.decode(bytes)
-        let journalPath = storage.directory.path + "/" + OpenStorageDirectory.claimsJournalName
-        for problem in problems {
-            logger.warning("claims journal '\(journalPath)': \(problem); that file is kept (the orphans check lists it)")
-        }
-        var carried: [ClaimJournal.Entry] = []
-        if !entries.isEmpty {
-            let confirmed = try store.isClaimed(entries.map(\.claim))
-            let blocked = storage.removalBlocked()
-            for (entry, ok) in zip(entries, confirmed) {
-                let job = entry.claim.job, rule = entry.claim.rule
-                guard ok else {
-                    report.earlierClaims.kept += 1
-                    logger.info("an earlier sweep's claim did not commit, or the application changed the row since: its file is kept",
-                                metadata: ["export_job_id": "\(job.id)", "export_file": "\(entry.entryName)", "export_rule": "\(rule.rawValue)"])
-                    continue
-                }
-                if let blocked {
-                    fail(job, rule: rule, code: blocked, claimed: true, report: &report, logger: logger)
-                    carried.append(entry)
-                    continue
-                }
-                let looked = storage.entry(named: entry.entryName)
-                let outcome = storage.removeEntry(named: entry.entryName)
-                if case .removed = outcome, case .regularFile(let file) = looked {
-                    onItem(SweepItem(rule: rule, job: job, outcome: outcome, file: file))
-                }
-                switch outcome {
-                case .removed(let bytes):
-                    report.earlierClaims.removed += 1
-                    report.earlierClaims.bytesFreed += bytes
-                    logger.debug("removed the file of an earlier sweep's claim", metadata: [
-                        "export_job_id": "\(job.id)", "export_file": "\(entry.entryName)", "export_bytes": "\(bytes)", "export_rule": "\(rule.rawValue)",
-                    ])
-                case .alreadyMissing, .wouldRemove:
-                    report.earlierClaims.alreadyMissing += 1
-                case .refused:
-                    report.earlierClaims.kept += 1
-                case .failed(let code):
-                    fail(job, rule: rule, code: code, claimed: true, report: &report, logger: logger)
-                    carried.append(entry)
-                }
-            }
-            logger.info("finished an earlier sweep's claims: \(report.earlierClaims.removed) files removed, \(report.earlierClaims.alreadyMissing) already gone, \(report.earlierClaims.kept) kept, \(carried.count) still failing")
-        }
-        try saveJournal(carried)
-        return carried
-    }
-
-    /// The journal holds exactly the claims whose files are still to go (none: no journal).
-    private func saveJournal(_ entries: [ClaimJournal.Entry]) throws {
-        if entries.isEmpty {
-            try storage.removeClaimsJournal()
-        } else {
-            try storage.writeClaimsJournal(ClaimJournal.encode(entries))
-        }
-    }
-
-    private func fail(_ job: ExportJob, rule: CleanupRule, code: Int32, claimed: Bool, report: inout SweepReport, logger: Logger) {
+    func fail(_ job: ExportJob, rule: CleanupRule, code: Int32, claimed: Bool, report: inout SweepReport, logger: Logger) {
         report[rule].failed += 1
         let consequence = claimed
             ? "the record was already updated; the removal is retried at the next sweep (claims journal)"
@@ -593,6 +465,12 @@ public final class Sweeper {
             "message_id": "\(MessageID.fileRemovalFailed)", "export_job_id": "\(job.id)", "export_file": "\(job.filePath.description)",
             "errno": "\(code)", "export_rule": "\(rule.rawValue)",
         ])
+    }
+
+    private func stopped(by error: any Error, logger: Logger) -> ExportStorageError {
+        let error = error as? ExportStorageError ?? ExportStorageError(.systemCall, message: "\(error)")
+        logger.error("sweep stopped: \(error.message)", metadata: ["message_id": "\(MessageID.sweepAborted)"])
+        return error
     }
 
     private func abort(_ report: inout SweepReport, _ error: JobStoreError, logger: Logger) {

@@ -20,7 +20,7 @@ public struct DirectoryEntry: Sendable, Hashable {
 
 extension OpenStorageDirectory {
     /// Calls `body` with each entry of the directory, one `readdir` + `fstatat` at a time (nothing is collected, so
-    /// memory stays flat at any number of entries), skipping `.`, `..` and the claims journal; entries that vanish
+    /// memory stays flat at any number of entries), skipping `.`, `..` and the claims journal's files; entries that vanish
     /// meanwhile are skipped. `body` returns `false` to stop.
     public func forEachEntry(_ body: (DirectoryEntry) -> Bool) throws(ExportStorageError) {
         let copy = dup(descriptor)
@@ -42,7 +42,7 @@ extension OpenStorageDirectory {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name == "." || name == ".." || name == Self.claimsJournalName { continue }
+            if name == "." || name == ".." || Self.claimsJournalNames.contains(name) { continue }
             var info = stat()
             let statResult = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 fstatat(descriptor, raw.baseAddress!.assumingMemoryBound(to: CChar.self), &info, AT_SYMLINK_NOFOLLOW)

@@ -160,17 +160,20 @@ public final class OpenStorageDirectory {
 
     // MARK: - The claims journal
 
-    /// The entry that holds a sweep's claims journal: the files of records claimed (or about to be) whose removal
-    /// is not yet done. A dot name, which no export file has; never counted as an export file.
-    public static let claimsJournalName = ".export-cleanup-claims"
+    /// The entry of the claims journal's first file (see ``ClaimsJournalFile``): the files of records claimed (or
+    /// about to be) whose removal is not yet done. A dot name, which no export file has; never counted as an export file.
+    public static let claimsJournalName = ClaimsJournalFile.first.name
 
-    /// The claims journal's bytes, or `nil` when there is none.
-    public func readClaimsJournal() throws(ExportStorageError) -> [UInt8]? {
-        let fd = openat(descriptor, Self.claimsJournalName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// The entries of both claims journal files; skipped by every listing of the directory.
+    public static let claimsJournalNames: Set<String> = Set(ClaimsJournalFile.allCases.map(\.name))
+
+    /// The bytes of one claims journal file, or `nil` when there is none.
+    public func readClaimsJournal(_ file: ClaimsJournalFile = .first) throws(ExportStorageError) -> [UInt8]? {
+        let fd = openat(descriptor, file.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
             let openErrno = errno
             if openErrno == ENOENT { return nil }
-            throw journalError("cannot read", openErrno)
+            throw journalError("cannot read", file, openErrno)
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -179,39 +182,39 @@ public final class OpenStorageDirectory {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw journalError("cannot read", errno)
+                throw journalError("cannot read", file, errno)
             }
             if count == 0 { return bytes }
             bytes += chunk[..<count]
         }
     }
 
-    /// Replaces the claims journal with `bytes` and syncs it to disk (`fdatasync`) before returning, so a claim
+    /// Replaces one claims journal file with `bytes` and syncs it to disk (`fdatasync`) before returning, so a claim
     /// committed after this call is never lost by a crash. The file is `0600`, never written through a symlink.
-    public func writeClaimsJournal(_ bytes: [UInt8]) throws(ExportStorageError) {
-        let fd = openat(descriptor, Self.claimsJournalName, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw journalError("cannot write", errno) }
+    public func writeClaimsJournal(_ bytes: [UInt8], to file: ClaimsJournalFile = .first) throws(ExportStorageError) {
+        let fd = openat(descriptor, file.name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw journalError("cannot write", file, errno) }
         defer { close(fd) }
         var offset = 0
         while offset < bytes.count {
             let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw journalError("cannot write", errno)
+                throw journalError("cannot write", file, errno)
             }
             offset += count
         }
-        guard fdatasync(fd) == 0 else { throw journalError("cannot sync", errno) }
+        guard fdatasync(fd) == 0 else { throw journalError("cannot sync", file, errno) }
     }
 
-    /// Removes the claims journal (a missing one is fine).
-    public func removeClaimsJournal() throws(ExportStorageError) {
-        if unlinkat(descriptor, Self.claimsJournalName, 0) != 0, errno != ENOENT { throw journalError("cannot remove", errno) }
+    /// Removes one claims journal file (a missing one is fine).
+    public func removeClaimsJournal(_ file: ClaimsJournalFile = .first) throws(ExportStorageError) {
+        if unlinkat(descriptor, file.name, 0) != 0, errno != ENOENT { throw journalError("cannot remove", file, errno) }
     }
 
-    private func journalError(_ what: String, _ code: Int32) -> ExportStorageError {
-        ExportStorageError(.systemCall, path: directory.path + "/" + Self.claimsJournalName, errno: code,
-                           message: "\(what) the claims journal '\(directory.path)/\(Self.claimsJournalName)': this user needs to read and write "
+    private func journalError(_ what: String, _ file: ClaimsJournalFile, _ code: Int32) -> ExportStorageError {
+        ExportStorageError(.systemCall, path: directory.path + "/" + file.name, errno: code,
+                           message: "\(what) the claims journal '\(directory.path)/\(file.name)': this user needs to read and write "
                             + "the storage directory")
     }
 
@@ -236,6 +239,19 @@ public final class OpenStorageDirectory {
         }
         return nil
     }
+}
+
+/// One of the two files of the claims journal. A sweep that removes one batch's files while it claims the next
+/// writes them in turn, each holding every claim whose file may still be there: while one is being rewritten (a
+/// crash can cut that write short), the other still names every claim whose removal may be under way.
+public enum ClaimsJournalFile: Int, CaseIterable, Sendable {
+    case first, second
+
+    /// Its entry name in the storage directory.
+    public var name: String { self == .first ? ".export-cleanup-claims" : ".export-cleanup-claims-2" }
+
+    /// The other file.
+    public var other: ClaimsJournalFile { self == .first ? .second : .first }
 }
 
 /// A readable name for the type bits of a mode.

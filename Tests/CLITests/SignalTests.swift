@@ -101,7 +101,7 @@ struct SignalTests {
         #expect(sweep.stderr.contains("stopping on SIGTERM") && sweep.stderr.contains("sweep interrupted"), "\(sweep.stderr.suffix(2000))")
         let (expired, untouched) = try expectNothingHalfDone(fixture)
         #expect(expired > 0 && untouched > 0, "the stop should land mid-sweep: \(expired) swept, \(untouched) left")
-        #expect(!fileExists(fixture.storage + "/.export-cleanup-claims"), "the batch in hand was finished")
+        #expect(!claimsJournalExists(in: fixture.storage), "the batch in hand was finished")
         let again = try Binary.run(["sweep", "--db", fixture.database, "--storage", fixture.storage, "--log-target", "stderr",
                                     "--config", fixture.tmp.sub("none.conf"), "--no-stats"])
         #expect(again.status == 0)

@@ -352,7 +352,7 @@ struct SweeperTests {
             try? setImmutable(stuckPath, false)
             withExtendedLifetime(fixture) {}
         }
-        let journal = fixture.storage + "/" + OpenStorageDirectory.claimsJournalName
+        let journal = fixture.storage
 
         let report = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(report.completed.due == 2 && report.completed.failed == 1 && report.completed.removed == 1)
@@ -363,21 +363,21 @@ struct SweeperTests {
         // The row no longer names the file (the application sees an expired job), the file waits in the journal.
         #expect(try fixture.record(stuck.id) == ["expired", "NULL"])
         #expect(try fixture.hasFile(stuck))
-        #expect(fileExists(journal))
+        #expect(claimsJournalExists(in: journal))
         #expect(try !fixture.hasFile(fine))
         #expect(try fixture.record(fine.id) == ["expired", "NULL"])
 
         // Still immutable: reported again, still kept in the journal.
         let again = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(again.completed.failed == 1 && again.earlierClaims.removed == 0)
-        #expect(fileExists(journal))
+        #expect(claimsJournalExists(in: journal))
         #expect(try fixture.hasFile(stuck))
 
         try setImmutable(stuckPath, false)
         let retry = try fixture.sweeper().sweep(options: options, now: fixedNow)
         #expect(retry.earlierClaims.removed == 1 && retry.earlierClaims.bytesFreed == 30 && retry.completed.failed == 0)
         #expect(try !fixture.hasFile(stuck))
-        #expect(!fileExists(journal))
+        #expect(!claimsJournalExists(in: journal))
         #expect(try fixture.record(stuck.id) == ["expired", "NULL"])
     }
 
@@ -442,9 +442,9 @@ struct SweeperTests {
         #expect(Sweeper.summary(crashed).hasPrefix("sweep aborted"))
         #expect(try fixture.snapshots() == before)
         // Only the journal is new: it names the batch's claims, none of which committed.
-        let journal = OpenStorageDirectory.claimsJournalName + " "
-        #expect(listing(fixture.storage).filter { !$0.hasPrefix(journal) } == files)
-        #expect(listing(fixture.storage).contains { $0.hasPrefix(journal) })
+        let isJournal = { (line: String) in OpenStorageDirectory.claimsJournalNames.contains { line.hasPrefix($0 + " ") } }
+        #expect(listing(fixture.storage).filter { !isJournal($0) } == files)
+        #expect(listing(fixture.storage).contains(where: isJournal))
 
         let next = try fixture.sweeper().sweep(options: wide, now: fixedNow)
         #expect(next.abortedBy == nil)
@@ -452,7 +452,7 @@ struct SweeperTests {
         #expect(next.completed.removed == 6 && next.completed.alreadyMissing == 2 && next.completed.recordsUpdated == 8)
         #expect(next.failed.removed == 2 && next.failed.recordsUpdated == 2)
         try Mixed.expectSwept(fixture, before: before)
-        #expect(!listing(fixture.storage).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
+        #expect(!claimsJournalExists(in: fixture.storage))
     }
 
     @Test("a crash after the claim committed: the next sweep removes the claimed files, except where the application changed the row since")
@@ -481,7 +481,7 @@ struct SweeperTests {
         #expect(try fixture.record(reopened) == ["processing", "'\(reopenedPath)'"])
         for id in Mixed.removedCompleted where id != reopened { #expect(try !fixture.hasFile(Mixed.job(id)), "\(id)") }
         #expect(next.failed.removed == 2 && next.failed.recordsUpdated == 2)
-        #expect(!listing(fixture.storage).contains { $0.hasPrefix(OpenStorageDirectory.claimsJournalName + " ") })
+        #expect(!claimsJournalExists(in: fixture.storage))
         _ = before
     }
 

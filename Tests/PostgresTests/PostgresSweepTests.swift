@@ -69,7 +69,7 @@ extension Postgres {
             #expect(problems.contains { ($0["reason"] as? String)?.contains("'infinity'") == true }, "\(problems)")
             try fixture.expectNoViolations(.final)
             #expect(fileExists(other) && fileExists("/etc/hostname"))
-            #expect(!fileExists(fixture.storage + "/" + OpenStorageDirectory.claimsJournalName))
+            #expect(!claimsJournalExists(in: fixture.storage))
 
             // Nothing left to do; the refused records are reported again.
             let again = try Binary.sweep(fixture, ["--json"])

@@ -76,7 +76,7 @@ extension Postgres {
             #expect(killed.count == daemons - 1, "seed \(seed): could not catch an active daemon mid-sweep \(daemons - 1) times")
             while Date() < deadline {
                 let (gone, updated) = try fixture.progress()
-                if gone == dueCount && updated == dueCount && !fileExists(fixture.storage + "/" + OpenStorageDirectory.claimsJournalName) { break }
+                if gone == dueCount && updated == dueCount && !claimsJournalExists(in: fixture.storage) { break }
                 usleep(50_000)
             }
             let survivors = processes.filter { $0.process.isRunning }

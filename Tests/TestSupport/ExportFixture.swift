@@ -125,3 +125,8 @@ extension UTCInstant {
     /// This instant moved by `hours` (negative: earlier).
     package func adding(hours: Double) -> UTCInstant { adding(microseconds: Int64(hours * 3_600_000_000)) }
 }
+
+/// Whether either file of the claims journal exists in the storage directory `storage`.
+package func claimsJournalExists(in storage: String) -> Bool {
+    OpenStorageDirectory.claimsJournalNames.contains { fileExists(storage + "/" + $0) }
+}
