@@ -48,7 +48,8 @@ let package = Package(
             dependencies: ["ExportCleanup", "ExportCleanupPostgres", "ExportStorage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // libpq, PostgreSQL's client library.
-        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // libpq's headers at build time (libpq-dev); the library itself is loaded on first use (CLibpq.h says why).
+        .target(name: "CLibpq", linkerSettings: [.linkedLibrary("dl")]),
         // The PostgreSQL job store (libpq), its cluster-wide sweep lock and optional index, the demo table there.
         .target(
             name: "ExportCleanupPostgres",

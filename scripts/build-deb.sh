@@ -138,16 +138,16 @@ if [ -f packaging/deb/lintian-overrides ]; then
     install -D -m 0644 packaging/deb/lintian-overrides "$root/usr/share/lintian/overrides/$PACKAGE"
 fi
 
-# Depends: the shared libraries the binary loads (dpkg-shlibdeps maps them to packages and versions), plus
-# what the units and maintainer scripts run: systemd (systemd-sysusers, the units), procps
-# (ExecReload=/bin/kill). dpkg-shlibdeps wants a debian/control in its working directory.
+# Depends: the shared libraries the binary links (dpkg-shlibdeps maps them to packages and versions), libpq5
+# (loaded with dlopen when the database is PostgreSQL, which dpkg-shlibdeps cannot see), plus what the units and
+# maintainer scripts run: systemd (systemd-sysusers, the units), procps (ExecReload=/bin/kill). dpkg-shlibdeps wants a debian/control in its working directory.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$PACKAGE" "$PACKAGE" > "$work/shlibs/debian/control"
 shlibs=$(cd "$work/shlibs" && dpkg-shlibdeps -O "$root/usr/bin/$PACKAGE" 2>"$work/shlibdeps.err") ||
     { cat "$work/shlibdeps.err" >&2; fail "dpkg-shlibdeps failed"; }
 shlibs=${shlibs#shlibs:Depends=}
 [ -n "$shlibs" ] || fail "dpkg-shlibdeps found no dependencies"
-depends="$shlibs, systemd, procps"
+depends="$shlibs, libpq5, systemd, procps"
 
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@MAINTAINER@|$maintainer|" \

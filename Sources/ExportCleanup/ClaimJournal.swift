@@ -18,23 +18,34 @@ enum ClaimJournal {
 
     static let header = "# export-cleanup claims journal: records claimed by a sweep whose files may not be removed yet; the next sweep finishes them. Do not edit.\n"
 
-    static func encode(_ entries: [Entry]) -> [UInt8] {
+    /// Encodes the entries of `groups`, in order, passing `write` at most about 64 KiB at a time (a journal of
+    /// thousands of claims is never held whole).
+    static func encode<E: Error>(_ groups: [[Entry]], write: (ArraySlice<UInt8>) throws(E) -> Void) throws(E) {
+        let piece = 65_536
         var out = Array(header.utf8)
-        out.reserveCapacity(out.count + entries.count * 400)
-        for entry in entries {
-            let job = entry.claim.job
-            out += "v1 ".utf8
-            out += entry.claim.rule.rawValue.utf8
-            out.append(UInt8(ascii: " "))
-            out += String(job.key).utf8
-            for value in [job.storedID, job.exportType, job.format, .text(job.status.rawValue), job.filePath, job.createdAt, job.completedAt,
-                          job.expiresAt, .text(entry.entryName)] {
-                out.append(UInt8(ascii: " "))
-                encode(value, into: &out)
+        out.reserveCapacity(piece + 4_096)
+        for entry in groups.joined() {
+            append(entry, to: &out)
+            if out.count >= piece {
+                try write(out[...])
+                out.removeAll(keepingCapacity: true)
             }
-            out.append(UInt8(ascii: "\n"))
         }
-        return out
+        if !out.isEmpty { try write(out[...]) }
+    }
+
+    private static func append(_ entry: Entry, to out: inout [UInt8]) {
+        let job = entry.claim.job
+        out += "v1 ".utf8
+        out += entry.claim.rule.rawValue.utf8
+        out.append(UInt8(ascii: " "))
+        out += String(job.key).utf8
+        for value in [job.storedID, job.exportType, job.format, .text(job.status.rawValue), job.filePath, job.createdAt, job.completedAt,
+                      job.expiresAt, .text(entry.entryName)] {
+            out.append(UInt8(ascii: " "))
+            encode(value, into: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
     }
 
     /// The entries, and for each line that cannot be read, its number and why (such a line's file is kept).

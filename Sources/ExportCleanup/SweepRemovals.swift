@@ -28,11 +28,6 @@ struct SweepRemovals {
     init(storage: OpenStorageDirectory) {
         remover = BackgroundRemover(storage)
     }
-
-    /// The claims whose file may still be there once the batch being claimed is: what a journal file must name.
-    func pending(adding batch: [ClaimJournal.Entry]) -> [ClaimJournal.Entry] {
-        carried + (inFlight?.entries ?? []) + batch
-    }
 }
 
 extension Sweeper {
@@ -49,7 +44,11 @@ extension Sweeper {
             item.entryName.map { ClaimJournal.Entry(claim: JobClaim(job: item.job, rule: item.rule), entryName: $0) }
         }
         if !withFiles.isEmpty {
-            try storage.writeClaimsJournal(ClaimJournal.encode(removals.pending(adding: withFiles)), to: removals.nextJournal)
+            // Everything whose file may still be there once this batch is claimed.
+            let pending = [removals.carried, removals.inFlight?.entries ?? [], withFiles]
+            try storage.writeClaimsJournal(to: removals.nextJournal) { (write) throws(ExportStorageError) in
+                try ClaimJournal.encode(pending, write: write)
+            }
             removals.nextJournal = removals.nextJournal.other
             removals.journalTouched = true
         }
@@ -141,7 +140,8 @@ extension Sweeper {
             removals.journalTouched = false
         } else {
             let target = removals.nextJournal
-            try storage.writeClaimsJournal(ClaimJournal.encode(removals.carried), to: target)
+            let carried = removals.carried
+            try storage.writeClaimsJournal(to: target) { (write) throws(ExportStorageError) in try ClaimJournal.encode([carried], write: write) }
             try storage.removeClaimsJournal(target.other)
             removals.nextJournal = target.other
         }

@@ -10,12 +10,15 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
     public var message: String
     /// Whether the connection is gone (server restarted or unreachable, network lost): nothing more can be done on it.
     public var connectionLost: Bool
+    /// Whether libpq itself could not be loaded (not installed): nothing was tried.
+    public var libraryMissing: Bool
 
     /// Creates an error.
-    public init(sqlState: String? = nil, message: String, connectionLost: Bool = false) {
+    public init(sqlState: String? = nil, message: String, connectionLost: Bool = false, libraryMissing: Bool = false) {
         self.sqlState = sqlState
         self.message = message
         self.connectionLost = connectionLost
+        self.libraryMissing = libraryMissing
     }
 
     public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
@@ -40,6 +43,10 @@ public final class PostgresConnection {
     /// - Throws: ``PostgresError`` with libpq's message (password removed); ``PostgresError/connectionLost`` is set.
     public init(_ target: PostgresConnectionString, defaults: [(String, String)] = [], overrides: [(String, String)] = []) throws(PostgresError) {
         self.target = target
+        if let problem = export_cleanup_libpq_load() {
+            throw PostgresError(message: "PostgreSQL needs libpq, which cannot be loaded (\(String(cString: problem))): install it "
+                                    + "(Debian: apt install libpq5)", libraryMissing: true)
+        }
         let given = Self.keywordsSet(in: target.rawValue)
         let fromLibpq = Self.defaultsSet()
         let effectiveDefaults = defaults.filter { !given.contains($0.0) && !fromLibpq.contains($0.0) }

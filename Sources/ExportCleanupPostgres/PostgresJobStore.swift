@@ -371,6 +371,8 @@ public final class PostgresJobStore: JobStore {
         let database = "'\(target.masked)'"
         let message: String
         switch code {
+        case .cannotOpen where error.libraryMissing:
+            message = "cannot open \(database): \(error.message)"
         case .permissionDenied where connecting:
             message = "PostgreSQL refused the login to \(database): \(error.message); check the user and its password "
                 + "(PGPASSFILE or ~/.pgpass, the unit's LoadCredential=) and the server's pg_hba.conf"
@@ -396,6 +398,7 @@ public final class PostgresJobStore: JobStore {
     }
 
     static func classify(_ error: PostgresError, connecting: Bool) -> JobStoreError.Code {
+        if error.libraryMissing { return .cannotOpen }
         switch error.sqlState {
         case "28P01"?, "28000"?, "42501"?: return .permissionDenied
         case "3D000"?: return .notFound

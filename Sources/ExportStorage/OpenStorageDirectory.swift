@@ -189,20 +189,31 @@ public final class OpenStorageDirectory {
         }
     }
 
-    /// Replaces one claims journal file with `bytes` and syncs it to disk (`fdatasync`) before returning, so a claim
-    /// committed after this call is never lost by a crash. The file is `0600`, never written through a symlink.
+    /// Replaces one claims journal file with `bytes` and syncs it to disk (see ``writeClaimsJournal(to:_:)``).
     public func writeClaimsJournal(_ bytes: [UInt8], to file: ClaimsJournalFile = .first) throws(ExportStorageError) {
+        try writeClaimsJournal(to: file) { (write) throws(ExportStorageError) in try write(bytes[...]) }
+    }
+
+    /// Replaces one claims journal file with the bytes `produce` passes to `write`, piece by piece (a journal of
+    /// thousands of claims is never held whole), and syncs it to disk (`fdatasync`) before returning, so a claim
+    /// committed after this call is never lost by a crash. The file is `0600`, never written through a symlink.
+    public func writeClaimsJournal(
+        to file: ClaimsJournalFile = .first,
+        _ produce: (_ write: (ArraySlice<UInt8>) throws(ExportStorageError) -> Void) throws(ExportStorageError) -> Void
+    ) throws(ExportStorageError) {
         let fd = openat(descriptor, file.name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw journalError("cannot write", file, errno) }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw journalError("cannot write", file, errno)
+        try produce { (bytes) throws(ExportStorageError) in
+            var offset = bytes.startIndex
+            while offset < bytes.endIndex {
+                let count = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw journalError("cannot write", file, errno)
+                }
+                offset += count
             }
-            offset += count
         }
         guard fdatasync(fd) == 0 else { throw journalError("cannot sync", file, errno) }
     }

@@ -34,6 +34,9 @@ struct DaemonTests {
         #expect(!fileExists(expiredAtStart))
         #expect(fileExists(fresh))
         #expect(try fixture.rows()["exp_old1"]?.status == "expired")
+        // An SQLite daemon never loads libpq (and the TLS, Kerberos and LDAP libraries it brings).
+        let maps = String(decoding: (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(daemon.pid)/maps")).readToEnd()) ?? Data(), as: UTF8.self)
+        #expect(maps.contains("libsqlite3") && !maps.contains("libpq"), "libpq mapped by an SQLite daemon")
 
         // A job that becomes due after start is swept on SIGHUP, not an hour later.
         let insertedLater = try fixture.addCompleted("exp_old2", hoursAgo: 30)

@@ -140,10 +140,10 @@ extension SQLiteJobStore {
 
     /// Rows per bulk statement at most: ``claimParameters`` (10) each, well under SQLITE_MAX_VARIABLE_NUMBER
     /// (32,766 since 3.32; UPDATE ... FROM needs 3.33 and RETURNING 3.35).
-    static let bulkChunkRows = 1024
+    static let bulkChunkRows = 256
 
     /// The sizes bulk statements are prepared in (a chunk is padded up to the next one).
-    static let bulkStatementRows = [8, 32, 128, 512, 1024]
+    static let bulkStatementRows = [8, 32, 128, 256]
 
     /// The claim of ``claimSQL`` for `rows` claims at once, the rowids of the rows updated returned.
     static func bulkClaimSQL(rows: Int) -> String {
