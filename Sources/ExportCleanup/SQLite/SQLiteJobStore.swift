@@ -15,7 +15,7 @@ import GRDBSQLite
 ///   and the policy never disagree on a value); every other row of the status is returned for the policy to
 ///   decide or report.
 /// - Claims are compare-and-set on the rowid and every column the decision read, storage class and bytes
-///   (``claimSQL``), in one IMMEDIATE transaction per batch, one cached statement per up to 1,024 rows
+///   (``claimSQL``), in one IMMEDIATE transaction per batch, one cached statement per up to 256 rows
 ///   (``bulkClaimSQL(rows:)``); no transaction is held while files are touched.
 public final class SQLiteJobStore: JobStore {
     /// The database file.
