@@ -76,11 +76,13 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict),
+        // What both benchmarks share: measuring a fresh child process, formatting figures.
+        .target(name: "BenchSupport", dependencies: ["CoreSupport"], swiftSettings: strict),
         // The benchmark: a sweep (fresh process) against the floor, and how it scales. See BENCHMARKS.md.
         .executableTarget(
             name: "export-cleanup-bench",
             dependencies: [
-                "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage",
+                "BenchSupport", "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -89,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "export-cleanup-pg-bench",
             dependencies: [
-                "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportCleanupPostgres", "ExportStorage",
+                "BenchSupport", "CoreSupport", "ExportCleanup", "ExportCleanupDemo", "ExportCleanupPostgres", "ExportStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

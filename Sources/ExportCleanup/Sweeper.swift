@@ -67,7 +67,10 @@ public struct SweepItem: Sendable, Hashable {
 /// 2. write the batch's claims to the claims journal in the storage directory and sync it;
 /// 3. claim the rows in one short transaction, each guarded on every column the decision read (``JobStore/claim(_:)``):
 ///    a row the application changed meanwhile is left alone, and so is its file;
-/// 4. remove the files of the rows claimed; remove the journal.
+/// 4. remove the files of the rows claimed, on the ``BackgroundRemover``'s thread while the next batch goes through
+///    1 to 3 (at most one batch in flight: its removals are waited for before the next batch's start); after the
+///    last batch, remove the journal. The journal file written in 2 names the batch in flight too, and its two files
+///    are written in turn (``ClaimsJournalFile``), so a crash during one write leaves the other complete.
 ///
 /// The application therefore never sees a row that points at a file this sweep removed: the row stops pointing
 /// at it first. A crash between 3 and 4 leaves files whose rows no longer name them; the next sweep reads the

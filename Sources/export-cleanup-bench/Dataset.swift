@@ -1,3 +1,4 @@
+import BenchSupport
 import CoreSupport
 #if canImport(Glibc)
 import Glibc
@@ -212,7 +213,3 @@ struct Dataset {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

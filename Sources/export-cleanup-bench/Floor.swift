@@ -1,3 +1,4 @@
+import BenchSupport
 import CoreSupport
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import ArgumentParser
+import BenchSupport
+import CoreSupport
 import ExportCleanup
 import ExportCleanupDemo
 import ExportCleanupPostgres
@@ -99,7 +101,7 @@ struct FloorCommand: ParsableCommand {
     @Option(help: "Lines `id file_name`, the due jobs.") var list: String
 
     func run() throws {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         var ids: [String?] = []
         var names: [String] = []
         for line in try String(contentsOfFile: list, encoding: .utf8).split(separator: "\n") {
@@ -107,7 +109,7 @@ struct FloorCommand: ParsableCommand {
             ids.append(String(parts[0]))
             if parts.count == 2 { names.append(String(parts[1])) }
         }
-        let listed = monotonicSeconds()
+        let listed = MonotonicClock.seconds()
         let directory = open(storage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directory >= 0 else { throw BenchError("cannot open \(storage)") }
         var removed = 0, missing = 0
@@ -115,13 +117,13 @@ struct FloorCommand: ParsableCommand {
             if unlinkat(directory, name, 0) == 0 { removed += 1 } else if errno == ENOENT { missing += 1 }
         }
         close(directory)
-        let unlinked = monotonicSeconds()
+        let unlinked = MonotonicClock.seconds()
         let connection = try PostgresConnection(PostgresConnectionString(db)!)
         let changed = try connection.query("""
             UPDATE export_jobs SET status = CASE status WHEN 'completed' THEN 'expired' ELSE status END, file_path = NULL
             WHERE id = ANY($1::text[])
             """, [PostgresConnection.arrayLiteral(ids)]).affected
-        let end = monotonicSeconds()
+        let end = MonotonicClock.seconds()
         print("""
             {"listed": \(ids.count), "removed": \(removed), "missing": \(missing), "read_list_seconds": \(listed - start), \
             "unlink_seconds": \(unlinked - listed), "update_seconds": \(end - unlinked), "rows_changed": \(changed)}
@@ -256,12 +258,12 @@ final class Bench {
     func sweep(label: String) throws -> Measured {
         let out = root + "/sweep.json", err = root + "/sweep.log"
         let result = try spawnMeasured([binary, "sweep", "--db", target.rawValue, "--storage", storage, "--json", "--no-stats", "--config", config,
-                                        "--log-target", "stderr"], environment: environment, stdoutPath: out, stderrPath: err)
+                                        "--log-target", "stderr"], environment: environment, stdoutPath: out, stderrPath: err, measureRSS: true)
         guard result.exitCode == 0 else { throw BenchError("sweep exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")") }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any]
         let report = json?["report"] as? [String: Any] ?? [:]
         func total(_ key: String) -> Int { ["completed", "failed"].reduce(0) { $0 + (((report[$1] as? [String: Any])?[key] as? Int) ?? 0) } }
-        let measured = Measured(wall: result.wall, inner: report["duration_seconds"] as? Double ?? 0, rss: result.rss, due: total("due"),
+        let measured = Measured(wall: result.wallSeconds, inner: report["duration_seconds"] as? Double ?? 0, rss: result.maxRSSKiB, due: total("due"),
                                 removed: total("removed"), detail: "")
         log("\(label): \(fmt(measured.wall)) s, \(measured.removed) removed, \(mib(measured.rss)) MiB")
         return measured
@@ -271,12 +273,12 @@ final class Bench {
         let out = root + "/floor.json", err = root + "/floor.log"
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
         let result = try spawnMeasured([me, "floor", "--db", target.rawValue, "--storage", storage, "--list", dueList],
-                                       environment: environment, stdoutPath: out, stderrPath: err)
+                                       environment: environment, stdoutPath: out, stderrPath: err, measureRSS: true)
         guard result.exitCode == 0 else { throw BenchError("floor exited \(result.exitCode): \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")") }
         let text = try String(contentsOfFile: out, encoding: .utf8)
         let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
         let inner = (json["unlink_seconds"] as? Double ?? 0) + (json["update_seconds"] as? Double ?? 0)
-        let measured = Measured(wall: result.wall, inner: inner, rss: result.rss, due: json["rows_changed"] as? Int ?? 0,
+        let measured = Measured(wall: result.wallSeconds, inner: inner, rss: result.maxRSSKiB, due: json["rows_changed"] as? Int ?? 0,
                                 removed: json["removed"] as? Int ?? 0, detail: text.trimmingCharacters(in: .whitespacesAndNewlines))
         log("\(label): \(fmt(measured.wall)) s, \(measured.removed) removed, \(mib(measured.rss)) MiB")
         return measured
@@ -290,57 +292,5 @@ final class Bench {
     }
 }
 
-// MARK: - Measuring a child
-
-/// GNU time, which the peak RSS is measured through when it is installed.
-let timeProgram = "/usr/bin/time"
-let haveTimeProgram = access(timeProgram, X_OK) == 0
-
-/// Runs `argv` as a fresh process (under `/usr/bin/time -f %M` when installed: the program's own peak RSS, not this
-/// process's high-water mark that a spawned child starts with) and waits for it.
-func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, stderrPath: String) throws -> (exitCode: Int32, wall: Double, rss: Int) {
-    let rssPath = stdoutPath + ".rss"
-    let argv = haveTimeProgram ? [timeProgram, "-f", "%M", "-o", rssPath, "--"] + argv : argv
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let cArgv = argv.map { strdup($0) } + [nil]
-    let cEnv = environment.map { strdup($0) } + [nil]
-    defer {
-        cArgv.forEach { free($0) }
-        cEnv.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let start = monotonicSeconds()
-    guard posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnv) == 0 else { throw BenchError("cannot start \(argv[0])") }
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 { guard errno == EINTR else { throw BenchError("wait4 failed") } }
-    let wall = monotonicSeconds() - start
-    let signal = status & 0x7f
-    var rss = Int(usage.ru_maxrss)
-    if haveTimeProgram, let text = try? String(contentsOfFile: rssPath, encoding: .utf8),
-       let value = text.split(whereSeparator: \.isNewline).last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-        rss = value
-    }
-    return (signal == 0 ? (status >> 8) & 0xff : 128 + signal, wall, rss)
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
-func fmt(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
-func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024, 1) }
-func rate(_ count: Int, _ seconds: Double) -> String { seconds > 0 ? String(Int((Double(count) / seconds).rounded())) : "-" }
 func log(_ message: String) { FileHandle.standardError.write(Data("[pg-bench] \(message)\n".utf8)) }
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -207,17 +207,10 @@ final class PGFixture {
     /// The test's own session (the "application"); ``reconnect()`` after a server restart.
     private(set) var db: PostgresConnection
 
-    /// One job as the fixture wrote it.
-    struct Job {
-        var id: String
-        var status: String
-        var filePath: String?
-        /// The rule under which it is due, or nil when it must be kept.
-        var due: CleanupRule?
-    }
-
-    private(set) var jobs: [String: Job] = [:]
-    private(set) var order: [String] = []
+    /// The jobs written so far and what the sweep must do to each.
+    private(set) var expected = ExpectedJobs()
+    var jobs: [String: ExpectedJob] { expected.jobs }
+    var order: [String] { expected.order }
 
     /// - Parameter timestampType: `TIMESTAMP WITHOUT TIME ZONE` (SQLAlchemy's `DateTime`) or `TIMESTAMP WITH TIME ZONE`.
     init(timestampType: String = "TIMESTAMP WITHOUT TIME ZONE", table: Bool = true) throws {
@@ -260,10 +253,7 @@ final class PGFixture {
     /// Inserts rows and remembers what must happen to them.
     func add(_ rows: [(row: ApplicationDatabase.Row, due: CleanupRule?)]) throws {
         try PostgresApplicationTable.insert(rows.map(\.row), on: db)
-        for (row, due) in rows {
-            jobs[row.id] = Job(id: row.id, status: row.status, filePath: row.filePath.text, due: due)
-            order.append(row.id)
-        }
+        for (row, due) in rows { expected.add(ExpectedJob(id: row.id, status: row.status, filePath: row.filePath.text, due: due)) }
     }
 
     /// One generation under the default policy (24 h retention, 1 h failed age): `due` due completed jobs, `dueFailed`
@@ -303,8 +293,7 @@ final class PGFixture {
 
     /// Forgets the expectation for a job the test changed itself (e.g. the application's retry).
     func replace(_ id: String, status: String, filePath: String?) {
-        if jobs[id] == nil { order.append(id) }
-        jobs[id] = Job(id: id, status: status, filePath: filePath, due: nil)
+        expected.add(ExpectedJob(id: id, status: status, filePath: filePath, due: nil))
     }
 
     // MARK: Reading back
@@ -325,52 +314,13 @@ final class PGFixture {
 
     // MARK: Invariants
 
-    enum Phase {
-        /// After an interrupted sweep: a due job is untouched, or claimed with its file not yet removed, or done.
-        case interrupted
-        /// After a sweep that ran to the end: every due job is done, every other job untouched, and the storage
-        /// directory holds exactly the files of the jobs kept (and no claims journal).
-        case final
-    }
-
-    /// The violated invariants (empty when all hold), at most `limit` listed.
-    func violations(_ phase: Phase, limit: Int = 20) throws -> [String] {
-        let rows = try rows()
-        var problems: [String] = []
-        var keptFiles = Set<String>()
-        for id in order {
-            guard let job = jobs[id] else { continue }
-            guard let row = rows[id] else {
-                problems.append("\(id): row vanished")
-                continue
-            }
-            let fileThere = job.filePath.map(fileExists) ?? false
-            let unchanged = row.status == job.status && row.filePath == job.filePath
-            guard let rule = job.due else {
-                if !unchanged { problems.append("\(id): a job that is not due changed: \(row.status) \(row.filePath ?? "NULL")") }
-                if let path = job.filePath, !fileThere { problems.append("\(id): the file of a job that is not due was removed: \(path)") }
-                if unchanged, let path = job.filePath { keptFiles.insert(path) }
-                continue
-            }
-            let updated = row.status == rule.newStatus.rawValue && row.filePath == nil
-            if unchanged && job.filePath != nil && !fileThere {
-                problems.append("\(id): its file is gone while its record still names it (\(row.status))")
-            }
-            if !updated && !unchanged { problems.append("\(id): record in an unexpected state: \(row.status) \(row.filePath ?? "NULL")") }
-            if phase == .final {
-                if !updated { problems.append("\(id): due, but its record was not updated: \(row.status) \(row.filePath ?? "NULL")") }
-                if fileThere { problems.append("\(id): due, but its file is still there") }
-            }
-        }
-        if phase == .final {
-            let listed = Set(((try? FileManager.default.contentsOfDirectory(atPath: storage)) ?? []).map { storage + "/" + $0 })
-            for path in listed.subtracting(keptFiles).sorted() { problems.append("file left behind: \(path)") }
-        }
-        return Array(problems.prefix(limit)) + (problems.count > limit ? ["... \(problems.count - limit) more"] : [])
+    /// The violated invariants (empty when all hold), at most `limit` listed (see ``ExpectedJobs``).
+    func violations(_ phase: ExpectedJobs.Phase, limit: Int = 20) throws -> [String] {
+        expected.violations(phase, rows: try rows(), storage: storage, limit: limit)
     }
 
     /// Records an issue listing the violated invariants, if any.
-    func expectNoViolations(_ phase: Phase, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectNoViolations(_ phase: ExpectedJobs.Phase, _ comment: String = "", sourceLocation: SourceLocation = #_sourceLocation) throws {
         let found = try violations(phase)
         #expect(found.isEmpty, "\(comment) \(found)", sourceLocation: sourceLocation)
     }
@@ -383,14 +333,7 @@ final class PGFixture {
 
     /// Counts of due jobs: (file gone, record updated).
     func progress() throws -> (filesGone: Int, recordsUpdated: Int) {
-        let rows = try rows()
-        var gone = 0, updated = 0
-        for job in jobs.values {
-            guard let rule = job.due else { continue }
-            if let path = job.filePath, !fileExists(path) { gone += 1 }
-            if let row = rows[job.id], row.status == rule.newStatus.rawValue, row.filePath == nil { updated += 1 }
-        }
-        return (gone, updated)
+        expected.progress(rows: try rows())
     }
 }
 

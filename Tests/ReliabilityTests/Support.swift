@@ -153,17 +153,9 @@ func snapshot(_ root: String, excluding: Set<String> = []) -> [String: String] {
 /// A database with the application's exact DDL and a storage directory, with the jobs added so far and what
 /// the sweep must do to each, and the invariant checks.
 final class Fixture: ExportFixture {
-    /// One job as the fixture wrote it.
-    struct Job {
-        var id: String
-        var status: String
-        var filePath: String?
-        /// The rule under which it is due, or nil when it must be kept.
-        var due: CleanupRule?
-    }
-
-    private(set) var jobs: [String: Job] = [:]
-    private(set) var order: [String] = []
+    /// The jobs written so far and what the sweep must do to each.
+    private(set) var expected = ExpectedJobs()
+    var jobs: [String: ExpectedJob] { expected.jobs }
     /// Files no record names any more (e.g. a partial file the application abandoned on retry): not checked.
     var abandonedFiles = Set<String>()
 
@@ -192,10 +184,7 @@ final class Fixture: ExportFixture {
     /// Inserts rows and remembers what must happen to them.
     func add(_ rows: [(row: ApplicationDatabase.Row, due: CleanupRule?)]) throws {
         try db.insert(rows.map(\.row))
-        for (row, due) in rows {
-            jobs[row.id] = Job(id: row.id, status: row.status, filePath: row.filePath.text, due: due)
-            order.append(row.id)
-        }
+        for (row, due) in rows { expected.add(ExpectedJob(id: row.id, status: row.status, filePath: row.filePath.text, due: due)) }
     }
 
     /// Adds one generation of jobs under the default policy (24 h retention, 1 h failed age): `due` due
@@ -249,66 +238,22 @@ final class Fixture: ExportFixture {
 
     /// Forgets the expectation for a job the test changed itself (e.g. the application's retry).
     func replace(_ id: String, status: String, filePath: String?) {
-        if jobs[id] == nil { order.append(id) }
-        jobs[id] = Job(id: id, status: status, filePath: filePath, due: nil)
+        expected.add(ExpectedJob(id: id, status: status, filePath: filePath, due: nil))
     }
 
     // MARK: Invariants
 
-    enum Phase {
-        /// After an interrupted sweep: a due job is untouched, or its record is claimed (updated) and its file
-        /// not yet removed, or both done. Never a file gone while its record still names it.
-        case interrupted
-        /// After a sweep that ran to the end: every due job is done, every other job untouched, and the
-        /// storage directory holds exactly the files of the jobs kept (and no claims journal).
-        case final
-    }
-
-    /// The violated invariants (empty when all hold), at most `limit` listed.
-    func violations(_ phase: Phase, limit: Int = 20) throws -> [String] {
-        let rows = try rows()
-        var problems: [String] = []
-        var keptFiles = Set<String>()
-        for id in order {
-            guard let job = jobs[id] else { continue }
-            guard let row = rows[id] else {
-                problems.append("\(id): row vanished")
-                continue
-            }
-            let fileThere = job.filePath.map(fileExists) ?? false
-            let unchanged = row.status == job.status && row.file_path == job.filePath
-            guard let rule = job.due else {
-                if !unchanged { problems.append("\(id): a job that is not due changed: \(row.status) \(row.file_path ?? "NULL")") }
-                if let path = job.filePath, !fileThere { problems.append("\(id): the file of a job that is not due was removed: \(path)") }
-                if unchanged, let path = job.filePath { keptFiles.insert(path) }
-                continue
-            }
-            let updated = row.status == rule.newStatus.rawValue && row.file_path == nil
-            if unchanged && job.filePath != nil && !fileThere {
-                problems.append("\(id): its file is gone while its record still names it (\(row.status))")
-            }
-            if !updated && !unchanged { problems.append("\(id): record in an unexpected state: \(row.status) \(row.file_path ?? "NULL")") }
-            if phase == .final {
-                if !updated { problems.append("\(id): due, but its record was not updated: \(row.status) \(row.file_path ?? "NULL")") }
-                if fileThere { problems.append("\(id): due, but its file is still there") }
-            }
-        }
-        if phase == .final {
-            let listed = Set(((try? FileManager.default.contentsOfDirectory(atPath: storage)) ?? []).map { storage + "/" + $0 })
-            for path in listed.subtracting(keptFiles).subtracting(abandonedFiles).sorted() { problems.append("file left behind: \(path)") }
-        }
-        return Array(problems.prefix(limit)) + (problems.count > limit ? ["... \(problems.count - limit) more"] : [])
+    /// The violated invariants (empty when all hold), at most `limit` listed (see ``ExpectedJobs``).
+    func violations(_ phase: ExpectedJobs.Phase, limit: Int = 20) throws -> [String] {
+        expected.violations(phase, rows: try readBack(), storage: storage, ignoring: abandonedFiles, limit: limit)
     }
 
     /// Counts of due jobs: (file gone, record updated).
     func progress(prefix: String = "") throws -> (filesGone: Int, recordsUpdated: Int) {
-        let rows = try rows()
-        var gone = 0, updated = 0
-        for job in jobs.values where job.id.hasPrefix(prefix) {
-            guard let rule = job.due else { continue }
-            if let path = job.filePath, !fileExists(path) { gone += 1 }
-            if let row = rows[job.id], row.status == rule.newStatus.rawValue, row.file_path == nil { updated += 1 }
-        }
-        return (gone, updated)
+        expected.progress(rows: try readBack(), prefix: prefix)
+    }
+
+    private func readBack() throws -> [String: (status: String, filePath: String?)] {
+        try rows().mapValues { ($0.status, $0.file_path) }
     }
 }

@@ -4,23 +4,26 @@ import Glibc
 #endif
 import Foundation
 
+// Shared by the two benchmarks (`export-cleanup-bench`, `export-cleanup-pg-bench`): measuring a fresh child
+// process, and the figures' formatting.
+
 /// What one measured child process did.
-struct ChildResult {
+package struct ChildResult {
     /// The exit code (or 128 + signal).
-    var exitCode: Int32
+    package var exitCode: Int32
     /// Wall time from `posix_spawn` to `wait4`'s return, monotonic clock.
-    var wallSeconds: Double
+    package var wallSeconds: Double
     /// The program's own peak resident set size in KiB (see ``spawnMeasured(_:environment:stdoutPath:stderrPath:)``).
-    var maxRSSKiB: Int
-    var userSeconds: Double
-    var systemSeconds: Double
+    package var maxRSSKiB: Int
+    package var userSeconds: Double
+    package var systemSeconds: Double
 }
 
 /// GNU time, which the peak RSS is measured through when it is installed.
-let timeProgram = "/usr/bin/time"
+package let timeProgram = "/usr/bin/time"
 
 /// Whether ``timeProgram`` is there.
-let haveTimeProgram = access(timeProgram, X_OK) == 0
+package let haveTimeProgram = access(timeProgram, X_OK) == 0
 
 /// Runs `argv` as a fresh process (`posix_spawn`, stdin `/dev/null`, stdout and stderr to files) with exactly
 /// `environment`, and waits for it with `wait4`, whose `rusage` is that one child's, not the sum or maximum over
@@ -32,7 +35,7 @@ let haveTimeProgram = access(timeProgram, X_OK) == 0
 /// MiB. So when `measureRSS` is set and GNU time is installed, the program runs under `/usr/bin/time -f %M`,
 /// whose forked grandchild starts from time's own few hundred KiB, and its figure is taken. Without GNU time the
 /// figure is `ru_maxrss` and a warning says it is an upper bound.
-func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, stderrPath: String, measureRSS: Bool = false) throws
+package func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, stderrPath: String, measureRSS: Bool = false) throws
     -> ChildResult
 {
     let rssPath = stdoutPath + ".rss"
@@ -75,3 +78,16 @@ func spawnMeasured(_ argv: [String], environment: [String], stdoutPath: String, 
     return ChildResult(exitCode: code, wallSeconds: wall, maxRSSKiB: rss,
                        userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime))
 }
+
+/// A benchmark that cannot go on, and why.
+package struct BenchError: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
+}
+
+/// `value` with `digits` decimals.
+package func fmt(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
+/// KiB as MiB with one decimal.
+package func mib(_ kib: Int) -> String { fmt(Double(kib) / 1024, 1) }
+/// `count` per second, rounded; `-` for no time.
+package func rate(_ count: Int, _ seconds: Double) -> String { seconds > 0 ? String(Int((Double(count) / seconds).rounded())) : "-" }
