@@ -163,21 +163,20 @@ public final class OrphanScanner {
             try storage.forEachEntry { entry in
                 report.entries += 1
                 let age = Double(now.seconds - entry.modifiedSecondsSinceEpoch) / 3600
-                guard entry.isRegularFile else {
-                    report.notRegular += 1
-                    let item = OrphanEntry(kind: .notRegular, name: entry.name, bytes: entry.bytes, ageHours: age,
-                                           reason: "a \(entry.kind), not a regular file: never removed")
+                // An entry never removed: listed with why, the scan goes on.
+                func keep(_ kind: OrphanEntry.Kind, _ reason: String) -> Bool {
+                    let item = OrphanEntry(kind: kind, name: entry.name, bytes: entry.bytes, ageHours: age, reason: reason)
                     report.list(item)
                     onEntry(item)
                     return true
                 }
+                guard entry.isRegularFile else {
+                    report.notRegular += 1
+                    return keep(.notRegular, "a \(entry.kind), not a regular file: never removed")
+                }
                 guard let parsed = ExportFileName.parse(entry.name), parsed.description == entry.name else {
                     report.nonconforming += 1
-                    let item = OrphanEntry(kind: .nonconforming, name: entry.name, bytes: entry.bytes, ageHours: age,
-                                           reason: "the name does not follow {export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}: never removed")
-                    report.list(item)
-                    onEntry(item)
-                    return true
+                    return keep(.nonconforming, "the name does not follow {export_type}_{job_id}_{YYYYMMDD_HHMMSS}.{ext}: never removed")
                 }
                 guard entry.modifiedSecondsSinceEpoch <= cutoff else {
                     report.tooRecent += 1

@@ -49,7 +49,6 @@ import Glibc
         let sweeper = try fixture.sweeper()
         var claimsSeen = 0
         var problems: [String] = []
-        var pendingSeen = 0
         sweeper.beforeClaim = { claims in
             claimsSeen += 1
             // Rows already claimed (expired, no file_path) whose file is still there: their removal may be under way.
@@ -59,7 +58,6 @@ import Glibc
                 let path = (try? fixture.path(jobID: job.id, created: at(job.createdHours))) ?? ""
                 if fileExists(path) { pending.insert(String(path.split(separator: "/").last!)) }
             }
-            pendingSeen += pending.count
             let batch = Set(claims.compactMap { claim in
                 (try? fixture.path(jobID: claim.job.id, created: at(-49))).map { String($0.split(separator: "/").last!) }
             })
@@ -79,7 +77,6 @@ import Glibc
         }
         for job in Self.kept { #expect(try fixture.hasFile(job) && fixture.record(job.id)?[0] == "completed") }
         #expect(!claimsJournalExists(in: fixture.storage), "the journal is gone once every removal is done")
-        _ = pendingSeen
     }
 
     @Test("a crash while the next batch's journal is half written: the other file names the batch being removed; the next sweep finishes it",
